@@ -1,0 +1,275 @@
+"""The Profile document (DESIGN.md contract 2): what calibration measured, as validated JSON.
+
+Every latency section keeps the raw measured grid *and* the fitted model the simulator falls
+back to outside the grid. Every acceptance curve says where it came from. Grids are stored as
+nested lists in the axis order their field names give, e.g. `time_s[batch][tokens][context]`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+# Features the latency fits may use; each is computed from one query (batch size B, tokens per
+# request q, mean context c): tokens = B·q, batch_x_context = B·c, tokens_x_context = B·q·c.
+FIT_FEATURES = ("constant", "batch", "tokens", "batch_x_context", "tokens_x_context")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _require_finite(values: Any, field: str) -> None:
+    if isinstance(values, (list, tuple)):
+        for value in values:
+            _require_finite(value, field)
+    elif values is None or (isinstance(values, float) and not math.isfinite(values)):
+        raise ValueError(f"must be finite numbers, found {values}")
+
+
+def _require_increasing(values: list[int], field: str) -> None:
+    if not values:
+        raise ValueError("must not be empty")
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        raise ValueError(f"must be strictly increasing, got {values}")
+
+
+def _require_shape(grid: Any, shape: tuple[int, ...], path: str = "time_s") -> None:
+    if not shape:
+        return
+    if not isinstance(grid, list) or len(grid) != shape[0]:
+        found = len(grid) if isinstance(grid, list) else type(grid).__name__
+        raise ValueError(f"{path} must have {shape[0]} entries along this axis, found {found}")
+    for index, row in enumerate(grid):
+        _require_shape(row, shape[1:], f"{path}[{index}]")
+
+
+class Hardware(Strict):
+    label: str = Field(description="the --gpu label the profile is for: h100, a100, cpu, ...")
+    device_name: str = Field(description="the device name torch reported (or the datasheet's)")
+    torch_version: str | None = None
+    transformers_version: str | None = None
+    cuda_version: str | None = None
+    date: str
+
+
+class ModelInfo(Strict):
+    name: str
+    architecture: dict[str, Any]
+    parameters: int = Field(gt=0)
+    dtype: str
+    weights: Literal["real", "random"]
+
+
+class LatencyFit(Strict):
+    """time_s ≈ Σ coefficient·feature (non-negative coefficients, so never cheaper for more work)."""
+
+    features: list[str]
+    coefficients: list[float]
+    holdout_rel_error_median: float = Field(ge=0)
+    holdout_rel_error_max: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> LatencyFit:
+        unknown = [name for name in self.features if name not in FIT_FEATURES]
+        if unknown:
+            raise ValueError(f"unknown fit features {unknown}; allowed: {list(FIT_FEATURES)}")
+        if len(self.features) != len(self.coefficients):
+            raise ValueError("features and coefficients must have the same length")
+        _require_finite(self.coefficients, "coefficients")
+        return self
+
+
+class DraftStepGrid(Strict):
+    """One draft-model forward of one token per request, against a KV cache of `context`."""
+
+    batch_sizes: list[int]
+    context_tokens: list[int]
+    time_s: list[list[float]]
+    fit: LatencyFit
+
+    @model_validator(mode="after")
+    def _check(self) -> DraftStepGrid:
+        _require_increasing(self.batch_sizes, "batch_sizes")
+        _require_increasing(self.context_tokens, "context_tokens")
+        _require_shape(self.time_s, (len(self.batch_sizes), len(self.context_tokens)))
+        _require_finite(self.time_s, "time_s")
+        return self
+
+
+class VerifyGrid(Strict):
+    """One target forward of `tokens_per_request` (= k+1) tokens per request, against a KV
+    cache of `context` tokens: exactly the engine's verify pass. tokens_per_request = 1 is
+    plain decoding."""
+
+    batch_sizes: list[int]
+    tokens_per_request: list[int]
+    context_tokens: list[int]
+    time_s: list[list[list[float]]]
+    fit: LatencyFit
+
+    @model_validator(mode="after")
+    def _check(self) -> VerifyGrid:
+        _require_increasing(self.batch_sizes, "batch_sizes")
+        _require_increasing(self.tokens_per_request, "tokens_per_request")
+        _require_increasing(self.context_tokens, "context_tokens")
+        if self.tokens_per_request[0] != 1:
+            raise ValueError("tokens_per_request must start at 1 (plain decoding)")
+        shape = (len(self.batch_sizes), len(self.tokens_per_request), len(self.context_tokens))
+        _require_shape(self.time_s, shape)
+        _require_finite(self.time_s, "time_s")
+        return self
+
+
+class PrefillGrid(Strict):
+    """One forward over `prompt_tokens` new tokens for each of `batch` requests (empty cache)."""
+
+    batch_sizes: list[int]
+    prompt_tokens: list[int]
+    time_s: list[list[float]]
+    fit: LatencyFit
+
+    @model_validator(mode="after")
+    def _check(self) -> PrefillGrid:
+        _require_increasing(self.batch_sizes, "batch_sizes")
+        _require_increasing(self.prompt_tokens, "prompt_tokens")
+        _require_shape(self.time_s, (len(self.batch_sizes), len(self.prompt_tokens)))
+        _require_finite(self.time_s, "time_s")
+        return self
+
+
+class Latency(Strict):
+    source: Literal["measured", "roofline"]
+    timer: str = Field(description="how times were taken: cuda-events, perf_counter, roofline")
+    repeats: int = Field(ge=0, description="timed repeats per grid point (median kept)")
+    draft_step: DraftStepGrid
+    verify: VerifyGrid
+    prefill_target: PrefillGrid
+    prefill_draft: PrefillGrid
+    step_overhead_s: float = Field(
+        ge=0, description="engine time per step outside model forwards (scheduling, sampling)"
+    )
+
+
+class Memory(Strict):
+    device_memory_bytes: int | None = Field(default=None, ge=0)
+    target_weight_bytes: int = Field(ge=0)
+    draft_weight_bytes: int = Field(ge=0)
+    target_kv_bytes_per_token: int = Field(gt=0)
+    draft_kv_bytes_per_token: int = Field(gt=0)
+    kv_capacity_tokens: int | None = Field(
+        default=None, ge=0, description="tokens of KV cache (target + draft) that fit beside the weights"
+    )
+    max_batch_by_context: dict[str, int] = Field(
+        default_factory=dict, description="context length (as a string key) -> largest batch that fits"
+    )
+
+
+class CategoryAcceptance(Strict):
+    """Acceptance of one workload category, enough to sample correlated confidences.
+
+    Sampling model (used by the simulator): each request draws a latent z ~ N(0, 1); the
+    confidence of its draft token at position j is the quantile
+    Φ(√λ·z + √(1−λ)·ε) of `confidence_hist_by_position[j]`, ε ~ N(0, 1) per token, with
+    λ = `request_share` (the share of the variance of the confidences' normal scores that is
+    shared within a request; 0 = independent tokens). The token is accepted with
+    `accept_given_confidence` of its confidence's bin — given that every earlier position was
+    accepted (the first rejection ends the run).
+    """
+
+    confidence_bin_edges: list[float]
+    confidence_hist_by_position: list[list[float]] = Field(
+        description="[position][bin]: share of draft tokens at that position whose confidence lies in the bin"
+    )
+    accept_given_confidence: list[float] = Field(
+        description="[bin]: P(accept | confidence in bin, earlier positions accepted)"
+    )
+    accept_samples_by_bin: list[int] = Field(description="[bin]: tokens behind each estimate")
+    request_share: float = Field(ge=0, lt=1)
+    position_acceptance: list[float] = Field(
+        description="[position]: P(accepted prefix ≥ position), with max_draft_tokens drafted"
+    )
+    mean_accepted_length: list[float] = Field(
+        description="[k-1]: mean tokens per step (accepted prefix + 1 bonus) when drafting k"
+    )
+    requests: int = Field(ge=0)
+    draft_tokens: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> CategoryAcceptance:
+        edges = self.confidence_bin_edges
+        if len(edges) < 2 or edges[0] != 0.0 or edges[-1] != 1.0:
+            raise ValueError("confidence_bin_edges must run from 0.0 to 1.0")
+        if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+            raise ValueError("confidence_bin_edges must be strictly increasing")
+        bins = len(edges) - 1
+        for name in ("accept_given_confidence", "accept_samples_by_bin"):
+            if len(getattr(self, name)) != bins:
+                raise ValueError(f"{name} must have one entry per confidence bin ({bins})")
+        _require_finite(self.accept_given_confidence, "accept_given_confidence")
+        if any(not 0.0 <= p <= 1.0 for p in self.accept_given_confidence):
+            raise ValueError("accept_given_confidence must lie in [0, 1]")
+        if not self.confidence_hist_by_position:
+            raise ValueError("confidence_hist_by_position must hold at least one position")
+        for position, row in enumerate(self.confidence_hist_by_position):
+            if len(row) != bins:
+                raise ValueError(f"confidence_hist_by_position[{position}] must have {bins} bins")
+            _require_finite(row, "confidence_hist_by_position")
+            if any(share < 0 for share in row) or abs(sum(row) - 1.0) > 1e-6:
+                raise ValueError(f"confidence_hist_by_position[{position}] must be shares summing to 1")
+        _require_finite(self.position_acceptance, "position_acceptance")
+        _require_finite(self.mean_accepted_length, "mean_accepted_length")
+        return self
+
+
+class Acceptance(Strict):
+    source: Literal["measured", "published"]
+    citations: list[str] = Field(default_factory=list)
+    max_draft_tokens: int = Field(ge=1, le=64)
+    default_category: str
+    greedy: dict[str, CategoryAcceptance]
+    sampling: dict[str, CategoryAcceptance] | None = Field(
+        default=None, description="the same at temperature 1 (acceptance = min(1, p/q))"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Acceptance:
+        if not self.greedy:
+            raise ValueError("greedy must hold at least one category")
+        if self.default_category not in self.greedy:
+            raise ValueError(f"default_category {self.default_category!r} is not in greedy")
+        for mode in ("greedy", "sampling"):
+            for name, curve in (getattr(self, mode) or {}).items():
+                if len(curve.confidence_hist_by_position) != self.max_draft_tokens:
+                    raise ValueError(
+                        f"{mode}.{name}: confidence_hist_by_position must have max_draft_tokens "
+                        f"({self.max_draft_tokens}) positions"
+                    )
+        return self
+
+
+class Profile(Strict):
+    schema_version: int
+    name: str
+    source: Literal["measured", "roofline"]
+    citations: list[str] = Field(default_factory=list)
+    notes: str = ""
+    hardware: Hardware
+    target: ModelInfo
+    draft: ModelInfo
+    latency: Latency
+    memory: Memory
+    acceptance: Acceptance | None = Field(
+        default=None, description="absent for random-weight calibrations (latency only)"
+    )
+
+    @field_validator("schema_version")
+    @classmethod
+    def _version(cls, value: int) -> int:
+        if value != SCHEMA_VERSION:
+            raise ValueError(f"this specsim reads schema_version {SCHEMA_VERSION}, the file has {value}")
+        return value
