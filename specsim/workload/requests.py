@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,6 +20,15 @@ class Requests:
     output_tokens: np.ndarray  # int64, ≥ 1
     category: np.ndarray  # int64 codes into `categories`
     categories: tuple[str, ...]
+    # Effective SLO targets (target × scale), float64 per request; the workload generator leaves
+    # them None and the scenario fills them in (`with_slos`), since SLO classes are a scenario
+    # matter, not a traffic one.
+    slo_ttft_s: np.ndarray | None = None
+    slo_tpot_s: np.ndarray | None = None
+
+    def with_slos(self, slo_ttft_s: np.ndarray, slo_tpot_s: np.ndarray) -> Requests:
+        return replace(self, slo_ttft_s=np.asarray(slo_ttft_s, dtype=np.float64),
+                       slo_tpot_s=np.asarray(slo_tpot_s, dtype=np.float64))
 
     def __len__(self) -> int:
         return len(self.arrival_s)
