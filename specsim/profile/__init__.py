@@ -18,8 +18,15 @@ from specsim.profile.schema import SCHEMA_VERSION, Profile
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "profiles"
 DEFAULT_PROFILE = "h100-llama2-7b-llama-68m"
 
-__all__ = ["DEFAULT_PROFILE", "SCHEMA_VERSION", "Profile", "load_profile", "save_profile",
-           "shipped_profiles", "resolve_profile_path"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "SCHEMA_VERSION",
+    "Profile",
+    "load_profile",
+    "resolve_profile_path",
+    "save_profile",
+    "shipped_profiles",
+]
 
 
 def shipped_profiles() -> list[str]:

@@ -7,6 +7,7 @@ nested lists in the axis order their field names give, e.g. `time_s[batch][token
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ def _require_finite(values: Any, field: str) -> None:
 def _require_increasing(values: list[int], field: str) -> None:
     if not values:
         raise ValueError("must not be empty")
-    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(values)):
         raise ValueError(f"must be strictly increasing, got {values}")
 
 
@@ -204,7 +205,7 @@ class CategoryAcceptance(Strict):
         edges = self.confidence_bin_edges
         if len(edges) < 2 or edges[0] != 0.0 or edges[-1] != 1.0:
             raise ValueError("confidence_bin_edges must run from 0.0 to 1.0")
-        if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(edges)):
             raise ValueError("confidence_bin_edges must be strictly increasing")
         bins = len(edges) - 1
         for name in ("accept_given_confidence", "accept_samples_by_bin"):
