@@ -1,0 +1,130 @@
+"""A simulated cluster: requests arrive, a router sends each to a replica, replicas run
+continuous batching with speculative decoding; one run's tables come out."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.replica import SimReplica
+from sim.router import make_router
+from sim.sampling import SampledSpeculation
+from specsim.engine.records import RunLog
+from specsim.engine.scheduler import BatchLimits, Scheduler
+from specsim.errors import SpecsimError
+from specsim.metrics import summarize
+from specsim.policy import make_policy
+from specsim.policy.cost import CostEstimator
+from specsim.profile import Profile, load_profile
+from specsim.profile.acceptance import AcceptanceModel
+from specsim.profile.latency import LatencyModel
+from specsim.results import RunResult
+from specsim.scenario import STREAM_REPLICA, Scenario, build_requests, request_latents, rng_for
+from specsim.workload.requests import Requests
+
+
+def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
+             profile: Profile | None = None, requests: Requests | None = None) -> RunResult:
+    """Run one scenario under one policy and seed. `requests` replaces the generated workload
+    (validation replays exactly what the real engine served)."""
+    profile = profile or load_profile(scenario.profile, relative_to=scenario.base_dir)
+    requests = requests if requests is not None else build_requests(scenario, seed)
+    label = make_policy(policy_spec).label()
+    policies = [make_policy(policy_spec) for _ in range(scenario.cluster.replicas)]
+    limits = _limits(scenario, profile)
+    _check_requests_fit(scenario, requests, limits, policies[0].max_draft_tokens)
+    acceptance = _acceptance_model(scenario, profile, requests, policies[0].uses_draft)
+
+    env = simpy.Environment()
+    log = RunLog(requests, label)
+    latent = request_latents(seed, len(requests))
+    latency = LatencyModel(profile.latency)
+    replicas = []
+    for index, policy in enumerate(policies):
+        cost = CostEstimator(latency, policy.uses_draft)
+        scheduler = Scheduler(index, requests, latent, limits, policy, cost, scenario.slo.scale, log)
+        backend = SampledSpeculation(acceptance, rng_for(seed, STREAM_REPLICA + index))
+        replicas.append(SimReplica(env, scheduler, policy, backend, cost))
+    router = make_router(scenario.cluster.router, replicas)
+
+    all_done = env.event()
+    log.on_all_finished = all_done.succeed
+    env.process(_arrivals(env, requests.arrival_s, router))
+    for replica in replicas:
+        env.process(replica.run())
+    window_s = arrival_window_s(scenario, requests)
+    drain_s = scenario.drain_s if scenario.drain_s is not None else window_s
+    if len(requests):
+        env.run(until=env.any_of([all_done, env.timeout(window_s + drain_s)]))
+    for replica in replicas:
+        replica.scheduler.record_unfinished()
+
+    requests_table = log.requests_table()
+    steps_table = log.steps_table()
+    summary = summarize(requests_table, steps_table, scenario=scenario.name, policy=label, seed=seed,
+                        arrival_window_s=window_s)
+    details = {
+        "profile": profile.name,
+        "profile_source": profile.source,
+        "preemptions": int(log.preemptions.sum()),
+        "latency_queries": latency.queries,
+        "latency_extrapolated_share": latency.extrapolated_queries / max(latency.queries, 1),
+        "simulated_until_s": float(env.now),
+    }
+    return RunResult(requests_table, steps_table, summary, details)
+
+
+def arrival_window_s(scenario: Scenario, requests: Requests) -> float:
+    duration = getattr(scenario.workload, "duration_s", None)
+    if duration:
+        return float(duration)
+    return float(requests.arrival_s.max()) if len(requests) else 0.0
+
+
+def _arrivals(env: simpy.Environment, arrival_s: np.ndarray,
+              route: Any) -> Generator[simpy.Event, None, None]:
+    for index, at in enumerate(arrival_s.tolist()):
+        if at > env.now:
+            yield env.timeout(at - env.now)
+        route(index).submit(index)
+
+
+def _limits(scenario: Scenario, profile: Profile) -> BatchLimits:
+    cluster = scenario.cluster
+    capacity = cluster.kv_capacity_tokens or profile.memory.kv_capacity_tokens
+    if capacity is None:
+        raise SpecsimError(
+            f"{scenario.source}: cluster.kv_capacity_tokens: required, since profile "
+            f"{profile.name!r} does not state a KV capacity"
+        )
+    return BatchLimits(cluster.max_batch_size, cluster.max_batch_tokens, capacity)
+
+
+def _check_requests_fit(scenario: Scenario, requests: Requests, limits: BatchLimits, max_draft: int) -> None:
+    if not len(requests):
+        return
+    largest = int((requests.prompt_tokens + requests.output_tokens).max())
+    if largest + max_draft + 1 > limits.kv_capacity_tokens:
+        raise SpecsimError(
+            f"{scenario.source}: cluster.kv_capacity_tokens: {limits.kv_capacity_tokens} tokens cannot "
+            f"hold the largest request ({largest} tokens + {max_draft + 1} lookahead); raise it or clamp "
+            "the lengths"
+        )
+
+
+def _acceptance_model(scenario: Scenario, profile: Profile, requests: Requests,
+                      uses_draft: bool) -> AcceptanceModel | Any:
+    if profile.acceptance is None:
+        if uses_draft:
+            raise SpecsimError(
+                f"profile {profile.name!r} has no acceptance curves (a random-weight calibration): "
+                "it can time plain decoding only; calibrate with real weights or --acceptance-from"
+            )
+        return None
+    try:
+        return AcceptanceModel(profile.acceptance, requests.categories, scenario.decoding)
+    except SpecsimError as error:
+        raise SpecsimError(f"{scenario.source}: workload.categories: {error}") from None

@@ -1,0 +1,70 @@
+"""One speculative step's protocol — draft, (maybe stop early), choose what to verify, verify —
+identical in both worlds. The world supplies a `SpeculationBackend`: the simulator samples
+confidences and acceptance from the profile, the real engine runs the draft and target models.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from specsim.engine.scheduler import SpeculationResult, StepPlan
+from specsim.policy.base import Drafts, Policy
+
+
+class SpeculationBackend(Protocol):
+    def draft(self, lengths: np.ndarray) -> np.ndarray:
+        """Draft lengths[i] tokens for every request; confidences [B, max length], NaN past each
+        request's length."""
+        ...
+
+    def draft_pass(self, active: np.ndarray, position: int) -> np.ndarray:
+        """One draft pass for the requests where `active` holds (each drafting its token at
+        `position`); their confidences, in row order."""
+        ...
+
+    def verify(self, verify_lengths: np.ndarray) -> np.ndarray:
+        """Verify the first verify_lengths[i] draft tokens of each request (0: plain decoding);
+        the accepted prefix length of each."""
+        ...
+
+
+def speculate(policy: Policy, plan: StepPlan, backend: SpeculationBackend) -> SpeculationResult:
+    view = plan.view
+    assert view is not None
+    planned = plan.draft_lengths
+    longest = int(planned.max()) if len(planned) else 0
+    if longest > 0 and policy.stops_drafting_early():
+        confidences, lengths = _draft_step_by_step(policy, plan, backend, longest)
+    elif longest > 0:
+        confidences, lengths = backend.draft(planned), planned
+    else:
+        confidences, lengths = np.empty((len(planned), 0)), planned
+    if longest > 0:
+        chosen = np.asarray(policy.plan_verify(view, Drafts(confidences, lengths)), dtype=np.int64)
+        verify_lengths = np.clip(chosen, 0, lengths)
+    else:
+        verify_lengths = lengths
+    accepted = backend.verify(verify_lengths)
+    return SpeculationResult(lengths, verify_lengths, accepted, confidences)
+
+
+def _draft_step_by_step(policy: Policy, plan: StepPlan, backend: SpeculationBackend,
+                        longest: int) -> tuple[np.ndarray, np.ndarray]:
+    view = plan.view
+    assert view is not None
+    planned = plan.draft_lengths
+    confidences = np.full((len(planned), longest), np.nan)
+    lengths = np.zeros(len(planned), dtype=np.int64)
+    drafting = planned > 0
+    for position in range(longest):
+        confidences[drafting, position] = backend.draft_pass(drafting, position)
+        lengths += drafting
+        drafting &= lengths < planned
+        if not drafting.any():
+            break
+        drafting &= np.asarray(policy.continue_drafting(view, Drafts(confidences, lengths)), dtype=bool)
+        if not drafting.any():
+            break
+    return confidences, lengths

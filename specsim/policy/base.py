@@ -1,0 +1,134 @@
+"""The Policy API (DESIGN.md contract 1): one object, two worlds.
+
+At every engine step of one replica the engine asks the policy, in this order:
+
+1. `plan_draft(view)` → k ≥ 0 per running request (0 = plain decoding this step);
+2. `continue_drafting(view, drafts)` after each draft pass, *only if the policy overrides it*:
+   which requests keep drafting (policies that stop on observed confidence: `threshold`,
+   `adaptive`'s predict–execute–correct loop). Not in DESIGN.md's first draft of the contract:
+   without it those policies would pay for draft passes whose tokens they then discard;
+3. `plan_verify(view, drafts)` → how many drafted tokens per request go to verification;
+4. `observe(outcome)` after verification.
+
+The simulator and the real engine build the same `BatchView`, `Drafts` and `StepOutcome`, so a
+policy cannot tell which world it runs in. Everything is numpy arrays aligned with
+`view.request_ids`, so a policy decides for the whole batch in a few vectorised operations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from specsim.policy.cost import CostEstimator
+
+# Columns of per-request scratch space a policy may use (see BatchView.memory).
+MEMORY_SLOTS = 4
+
+
+@dataclass(slots=True)
+class BatchView:
+    """What a policy may know at the start of a step: the decoding requests of one replica.
+
+    Arrays are aligned with `request_ids` and must be treated as read-only, except `memory`.
+    Nothing here reveals the future except `future_accepted`, which only the simulator fills
+    and only for simulator-only policies (`oracle`).
+    """
+
+    now_s: float
+    queue_length: int  # requests waiting for admission at this replica
+    prefilling: int  # admitted requests still in prefill
+    request_ids: np.ndarray  # int64
+    context_tokens: np.ndarray  # tokens in the request's sequence (prompt + generated)
+    generated_tokens: np.ndarray  # output tokens produced so far (≥ 1: prefill made the first)
+    arrival_s: np.ndarray
+    first_token_s: np.ndarray
+    slo_ttft_s: np.ndarray  # effective targets: the scenario's target × scale
+    slo_tpot_s: np.ndarray
+    slo_scale: float
+    drafted_tokens: np.ndarray  # cumulative per request
+    verified_tokens: np.ndarray
+    accepted_tokens: np.ndarray
+    last_verified: np.ndarray  # previous step's counts; -1 before the first decode step
+    last_accepted: np.ndarray
+    memory: np.ndarray  # float64 [B, MEMORY_SLOTS], NaN for a new request; kept across steps
+    max_batch_tokens: int  # the step's token budget (decode tokens k+1 each, plus prefill)
+    mean_context_tokens: float
+    cost: CostEstimator
+    future_accepted: np.ndarray | None = None  # simulator-only: accepted prefix if K drafted
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.request_ids)
+
+
+@dataclass(slots=True)
+class Drafts:
+    """The draft tokens so far: `confidences[i, j]` is the draft model's probability of the
+    token it proposed at position j for request i; NaN at and past `lengths[i]`."""
+
+    confidences: np.ndarray  # float64 [B, K]
+    lengths: np.ndarray  # int64 [B]
+
+
+@dataclass(slots=True)
+class StepOutcome:
+    """What one step did, for `observe`. Times are measured (real) or predicted (simulated)."""
+
+    now_s: float  # the step's end
+    request_ids: np.ndarray
+    drafted: np.ndarray  # draft tokens per request this step
+    verified: np.ndarray  # of which sent to verification
+    accepted: np.ndarray  # accepted prefix length (≤ verified); each request also got +1 token
+    confidences: np.ndarray  # [B, K], NaN past drafted
+    draft_s: float
+    verify_s: float
+    prefill_s: float
+    step_s: float
+    mean_context_tokens: float
+
+
+class Policy:
+    """Base class: plain decoding with every hook at its default. Subclasses set `name` and
+    override what they decide."""
+
+    name: ClassVar[str] = "policy"
+    uses_draft: ClassVar[bool] = True  # False: the engine never loads or runs a draft model
+    simulator_only: ClassVar[bool] = False  # True: the real engine refuses it
+    max_draft_tokens: int = 0  # upper bound on any k it plans; engines reserve KV room for it
+
+    def plan_draft(self, view: BatchView) -> np.ndarray:
+        return np.zeros(view.batch_size, dtype=np.int64)
+
+    def continue_drafting(self, view: BatchView, drafts: Drafts) -> np.ndarray:
+        """Which requests draft another token (only asked of requests below their planned k)."""
+        return np.ones(view.batch_size, dtype=bool)
+
+    def plan_verify(self, view: BatchView, drafts: Drafts) -> np.ndarray:
+        return drafts.lengths
+
+    def observe(self, outcome: StepOutcome) -> None:
+        return None
+
+    def parameters(self) -> dict[str, object]:
+        """The constructor arguments, for the label and the tables."""
+        return {}
+
+    def label(self) -> str:
+        parameters = self.parameters()
+        if not parameters:
+            return self.name
+        return self.name + ":" + ",".join(f"{key}={_format(value)}" for key, value in parameters.items())
+
+    def stops_drafting_early(self) -> bool:
+        return type(self).continue_drafting is not Policy.continue_drafting
+
+
+def _format(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

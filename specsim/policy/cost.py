@@ -1,0 +1,57 @@
+"""The cost estimator a policy sees: predicted step times for hypothetical batches.
+
+It is built from the Profile's latency model, in both worlds: in the simulator its predictions
+are also the simulated times, in the real engine they are the policy's forecast of measured
+ones. The composition rules are DESIGN.md's simulator model: a step drafts for the longest
+draft in the batch (requests with shorter drafts drop out of later passes), then verifies
+Σ(kᵢ+1) tokens in one target pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from specsim.profile.latency import LatencyModel
+
+
+class CostEstimator:
+    def __init__(self, latency: LatencyModel, uses_draft: bool) -> None:
+        self.latency = latency
+        self.uses_draft = uses_draft
+
+    def draft_s(self, draft_lengths: np.ndarray, context_tokens: float) -> float:
+        """Draft passes 1..max k; pass s runs the requests with kᵢ ≥ s."""
+        if len(draft_lengths) == 0:
+            return 0.0
+        longest = int(draft_lengths.max())
+        if longest <= 0:
+            return 0.0
+        smallest = int(draft_lengths.min())
+        batch = len(draft_lengths)
+        draft_step_s = self.latency.draft_step_s
+        if smallest == longest:
+            return longest * draft_step_s(batch, context_tokens)
+        still_drafting = np.bincount(draft_lengths, minlength=longest + 1)[::-1].cumsum()[::-1]
+        return sum(draft_step_s(int(still_drafting[s]), context_tokens) for s in range(1, longest + 1))
+
+    def verify_s(self, verify_lengths: np.ndarray, context_tokens: float) -> float:
+        """One target pass over Σ(kᵢ+1) tokens (plain decoding when every kᵢ = 0)."""
+        batch = len(verify_lengths)
+        if batch == 0:
+            return 0.0
+        tokens_per_request = 1.0 + float(verify_lengths.sum()) / batch
+        return self.latency.verify_s(batch, tokens_per_request, context_tokens)
+
+    def step_s(self, draft_lengths: np.ndarray, verify_lengths: np.ndarray | None,
+               context_tokens: float) -> float:
+        """Draft + verify + the engine's fixed per-step overhead (prefill not included)."""
+        verify = draft_lengths if verify_lengths is None else verify_lengths
+        return (self.draft_s(draft_lengths, context_tokens) + self.verify_s(verify, context_tokens)
+                + self.latency.step_overhead_s)
+
+    def uniform_step_s(self, batch: int, k: int, context_tokens: float) -> float:
+        """A batch of `batch` requests all drafting and verifying k tokens."""
+        if batch <= 0:
+            return 0.0
+        draft = k * self.latency.draft_step_s(batch, context_tokens) if k > 0 else 0.0
+        return draft + self.latency.verify_s(batch, 1.0 + k, context_tokens) + self.latency.step_overhead_s

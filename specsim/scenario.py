@@ -1,0 +1,200 @@
+"""Scenarios: a YAML file validated into a `Scenario`, and the requests a seed makes of it.
+
+Every error names the file and the field: `scenarios/x.yaml: workload.arrival.rate: input should
+be greater than 0, got -3`. A sweep grid names any scenario field by its dotted path; each grid
+point is the scenario with those fields replaced, validated like the original.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from specsim.errors import SpecsimError, validation_error
+from specsim.policy import make_policy
+from specsim.profile import DEFAULT_PROFILE
+from specsim.workload import WorkloadSpec, generate_requests
+from specsim.workload.requests import Requests
+
+# Independent random streams derived from one seed: the workload is the same whatever the
+# policy (common random numbers across the policies of a sweep, and between sim and real).
+STREAM_WORKLOAD = 1
+STREAM_SLO_CLASS = 2
+STREAM_LATENT = 3
+STREAM_ROUTER = 4
+STREAM_REPLICA = 100
+
+
+def rng_for(seed: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, stream]))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClusterSpec(Strict):
+    replicas: int = Field(default=1, ge=1)
+    router: Literal["round_robin", "least_outstanding_tokens", "least_requests"] = "round_robin"
+    max_batch_size: int = Field(ge=1)
+    max_batch_tokens: int = Field(ge=1, description="token budget per step (decode k+1 each + prefill)")
+    kv_capacity_tokens: int | None = Field(
+        default=None, ge=1, description="KV cache per replica, tokens; default: the profile's"
+    )
+
+    @model_validator(mode="after")
+    def _budget_holds_a_batch(self) -> ClusterSpec:
+        if self.max_batch_tokens < self.max_batch_size:
+            raise ValueError(
+                f"max_batch_tokens ({self.max_batch_tokens}) must be ≥ max_batch_size "
+                f"({self.max_batch_size}): every running request decodes at least one token per step"
+            )
+        return self
+
+
+class SloClass(Strict):
+    name: str
+    share: float = Field(gt=0)
+    ttft_s: float = Field(gt=0)
+    tpot_s: float = Field(gt=0)
+
+
+class SloSpec(Strict):
+    ttft_s: float = Field(gt=0)
+    tpot_s: float = Field(gt=0)
+    scale: float = Field(default=1.0, gt=0, description="multiplies every target (loosens > 1)")
+    classes: list[SloClass] | None = Field(
+        default=None, description="SLO classes drawn per request by share; replace ttft_s/tpot_s"
+    )
+
+
+class SweepSpec(Strict):
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> SweepSpec:
+        for path, values in self.grid.items():
+            if not values:
+                raise ValueError(f"grid axis {path!r} has no values")
+        return self
+
+
+class Scenario(Strict):
+    name: str
+    description: str = ""
+    profile: str = DEFAULT_PROFILE
+    decoding: Literal["greedy", "sampling"] = "greedy"
+    cluster: ClusterSpec
+    workload: WorkloadSpec
+    slo: SloSpec
+    policies: list[str | dict[str, Any]] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    sweep: SweepSpec = Field(default_factory=SweepSpec)
+    drain_s: float | None = Field(
+        default=None, ge=0,
+        description="simulated time after the last arrival for requests to finish; default: the "
+        "arrival window's length. Requests still unfinished are reported, never dropped.",
+    )
+
+    _source: str = PrivateAttr(default="<scenario>")
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    def raw(self) -> dict[str, Any]:
+        return copy.deepcopy(self._raw)
+
+    def with_fields(self, overrides: dict[str, Any]) -> Scenario:
+        """This scenario with dotted-path fields replaced (a sweep grid point)."""
+        raw = self.raw()
+        for path, value in overrides.items():
+            _set_dotted(raw, path, value, self._source)
+        return scenario_from_dict(raw, self._source, self._base_dir)
+
+    def policy_labels(self) -> list[str]:
+        return [make_policy(spec).label() for spec in self.policies]
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise SpecsimError(f"{path}: cannot read scenario ({error.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "malformed YAML"
+        raise SpecsimError(f"{path}: malformed YAML{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise SpecsimError(f"{path}: a scenario must be a YAML mapping, got {type(raw).__name__}")
+    return scenario_from_dict(raw, str(path), path.parent)
+
+
+def scenario_from_dict(raw: dict[str, Any], source: str = "<scenario>",
+                       base_dir: Path | None = None) -> Scenario:
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as error:
+        raise validation_error(source, error, raw) from None
+    scenario._source = source
+    scenario._base_dir = base_dir or Path.cwd()
+    scenario._raw = copy.deepcopy(raw)
+    for index, spec in enumerate(scenario.policies):
+        try:
+            make_policy(spec)
+        except SpecsimError as error:
+            raise SpecsimError(f"{source}: policies.{index}: {error}") from None
+    for path, values in scenario.sweep.grid.items():
+        for value in values:
+            _set_dotted(copy.deepcopy(raw), path, value, source)  # the path must exist
+    return scenario
+
+
+def _set_dotted(raw: dict[str, Any], path: str, value: Any, source: str) -> None:
+    parts = path.split(".")
+    node: Any = raw
+    for depth, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node:
+            walked = ".".join(parts[: depth + 1])
+            raise SpecsimError(f"{source}: sweep.grid: {path!r}: the scenario has no field {walked!r}")
+        node = node[part]
+    if not isinstance(node, dict):
+        raise SpecsimError(f"{source}: sweep.grid: {path!r}: {'.'.join(parts[:-1])!r} is not a mapping")
+    node[parts[-1]] = value
+
+
+def build_requests(scenario: Scenario, seed: int) -> Requests:
+    """The requests a seed makes of a scenario, with each request's effective SLO targets."""
+    requests = generate_requests(scenario.workload, rng_for(seed, STREAM_WORKLOAD), scenario.base_dir)
+    slo = scenario.slo
+    count = len(requests)
+    if slo.classes:
+        shares = np.array([c.share for c in slo.classes])
+        chosen = rng_for(seed, STREAM_SLO_CLASS).choice(len(shares), size=count, p=shares / shares.sum())
+        ttft = np.array([c.ttft_s for c in slo.classes])[chosen]
+        tpot = np.array([c.tpot_s for c in slo.classes])[chosen]
+    else:
+        ttft = np.full(count, slo.ttft_s)
+        tpot = np.full(count, slo.tpot_s)
+    return requests.with_slos(ttft * slo.scale, tpot * slo.scale)
+
+
+def request_latents(seed: int, count: int) -> np.ndarray:
+    """Each request's acceptance latent z ~ N(0, 1): drawn per request, so a request is as
+    'easy' under every policy of a sweep."""
+    return rng_for(seed, STREAM_LATENT).standard_normal(count)

@@ -1,0 +1,29 @@
+"""Small scenario builders shared by the simulator's tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from specsim.scenario import Scenario, scenario_from_dict
+
+
+def poisson_scenario(rate: float, duration_s: float, prompt_tokens: int, output_tokens: int,
+                     max_batch_size: int = 1, replicas: int = 1, **extra: Any) -> Scenario:
+    raw: dict[str, Any] = {
+        "name": "test",
+        "cluster": {"replicas": replicas, "max_batch_size": max_batch_size, "max_batch_tokens": 4096,
+                    "kv_capacity_tokens": 1_000_000},
+        "workload": {"duration_s": duration_s, "arrival": {"kind": "poisson", "rate": rate},
+                     "prompt_tokens": {"kind": "fixed", "value": prompt_tokens},
+                     "output_tokens": {"kind": "fixed", "value": output_tokens}},
+        "slo": {"ttft_s": 1.0, "tpot_s": 0.05},
+        "policies": ["none"],
+        "drain_s": 1e9,
+    }
+    for path, value in extra.items():
+        node = raw
+        *parents, leaf = path.split("__")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return scenario_from_dict(raw)
