@@ -48,11 +48,11 @@ from specsim.profile.schema import (
 )
 
 # --- constants (each is an assumption; the profile's notes repeat them) -----------------------
-# Share of peak memory bandwidth a whole decode forward sustains. Streaming copies reach ~90% of
-# an HBM or GDDR6 datasheet figure; a forward made of dozens of kernels, some too small to fill
-# the memory system, sustains less. 0.8 is the middle of the 70–85% "model bandwidth
-# utilisation" well-tuned engines report for 7B decoding (MBU as defined by MosaicML/Databricks,
-# "LLM Inference Performance Engineering: Best Practices", 2023).
+# Share of peak memory bandwidth a whole decode forward sustains — the "model bandwidth
+# utilisation" (MBU) of MosaicML/Databricks, "LLM Inference Performance Engineering: Best
+# Practices", 2023. Streaming copies reach roughly 90% of an HBM or GDDR6 datasheet figure; a
+# forward made of dozens of kernels, some too small to fill the memory system, sustains less.
+# 0.8 is an assumption for a well-tuned engine, not a measurement.
 BANDWIDTH_EFFICIENCY = 0.80
 # Share of dense tensor-core peak a forward sustains when compute-bound. Large bf16 GEMMs reach
 # 70–80% of peak; attention, normalisation, activation and odd shapes pull a whole forward lower.
