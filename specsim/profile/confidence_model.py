@@ -14,6 +14,8 @@ Gauss–Hermite quadrature (deterministic, no sampling noise):
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import betainc, ndtr, ndtri
@@ -21,10 +23,15 @@ from scipy.special import betainc, ndtr, ndtri
 QUADRATURE_NODES = 64
 
 
+@functools.lru_cache(maxsize=4)
 def latent_quadrature(nodes: int = QUADRATURE_NODES) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights (summing to 1) for expectations over z ~ N(0, 1)."""
+    """Nodes and weights (summing to 1) for expectations over z ~ N(0, 1). Cached (the eigenvalue
+    solve behind it dominates a calibration otherwise), so the arrays are read-only."""
     z, weights = hermegauss(nodes)
-    return z, weights / weights.sum()
+    weights = weights / weights.sum()
+    z.flags.writeable = False
+    weights.flags.writeable = False
+    return z, weights
 
 
 def beta_histogram(mean: float, concentration: float, edges: np.ndarray) -> np.ndarray:
@@ -100,24 +107,24 @@ def heuristic_schedule_mean_tokens(survival: np.ndarray, weights: np.ndarray | N
     """
     survival = np.atleast_2d(np.asarray(survival, dtype=np.float64))
     weights = np.ones(survival.shape[0]) / survival.shape[0] if weights is None else np.asarray(weights)
-    positions = survival.shape[1]
-    inverse_means = np.empty(survival.shape[0])
-    for row, curve in enumerate(survival):
-        transition = np.zeros((positions, positions))
-        for k in range(1, positions + 1):
-            all_accepted = curve[k - 1]
-            transition[k - 1, min(k + 2, positions) - 1] += all_accepted
-            transition[k - 1, max(k - 1, 1) - 1] += 1.0 - all_accepted
-        stationary = _stationary(transition)
-        tokens = 1.0 + np.cumsum(curve)
-        inverse_means[row] = 1.0 / float(stationary @ tokens)
-    return float(1.0 / (weights @ inverse_means))
+    rows, positions = survival.shape
+    k = np.arange(1, positions + 1)
+    up, down = np.minimum(k + 2, positions) - 1, np.maximum(k - 1, 1) - 1
+    transition = np.zeros((rows, positions, positions))
+    transition[:, k - 1, up] += survival  # all k accepted: draft two more next time
+    transition[:, k - 1, down] += 1.0 - survival  # a rejection: draft one fewer
+    stationary = _stationary(transition)
+    tokens = 1.0 + np.cumsum(survival, axis=1)
+    per_request = np.einsum("rk,rk->r", stationary, tokens)
+    return float(1.0 / (weights @ (1.0 / per_request)))
 
 
 def _stationary(transition: np.ndarray) -> np.ndarray:
-    size = transition.shape[0]
-    system = np.vstack([transition.T - np.eye(size), np.ones(size)])
-    rhs = np.concatenate([np.zeros(size), [1.0]])
-    solution, *_ = np.linalg.lstsq(system, rhs, rcond=None)
-    solution = np.clip(solution, 0.0, None)
-    return solution / solution.sum()
+    """π with π·P = π, Σπ = 1, for a stack of chains [row, from, to]: solve (Pᵀ − I)π = 0 with the
+    last equation replaced by the normalisation."""
+    rows, size, _ = transition.shape
+    system = np.transpose(transition, (0, 2, 1)) - np.eye(size)
+    system[:, -1, :] = 1.0
+    rhs = np.zeros((rows, size))
+    rhs[:, -1] = 1.0
+    return np.linalg.solve(system, rhs[..., None])[..., 0]
