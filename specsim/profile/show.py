@@ -67,7 +67,9 @@ def _draft_figure(profile: Profile) -> go.Figure:
         context = grid.context_tokens[index]
         _grid_and_fit(figure, grid.batch_sizes, times_ms[:, index],
                       _predict_ms(grid.fit, grid.batch_sizes, 1, context), f"context {context}")
-    return _layout(figure, "Draft step (one token per request) vs batch", "batch size", "time (ms)")
+    figure.update_xaxes(type="log")  # batch sizes are powers of two and a few in between
+    return _layout(figure, "Draft step (one token per request) vs batch (markers: grid, dashed: fit)",
+                   "batch size", "time (ms)")
 
 
 def _verify_figure(profile: Profile) -> go.Figure:
@@ -80,7 +82,9 @@ def _verify_figure(profile: Profile) -> go.Figure:
         fitted = _predict_ms(grid.fit, grid.batch_sizes, tokens, context)
         _grid_and_fit(figure, grid.batch_sizes, times_ms[:, token_index, context_index], fitted,
                       f"k={tokens - 1} ({tokens} tokens/request)")
-    return _layout(figure, f"Verify pass vs batch, context {context}", "batch size", "time (ms)")
+    figure.update_xaxes(type="log")
+    return _layout(figure, f"Verify pass vs batch, context {context} (markers: grid, dashed: fit)",
+                   "batch size", "time (ms)")
 
 
 def _prefill_figure(profile: Profile) -> go.Figure:
