@@ -54,8 +54,9 @@ from specsim.profile.schema import (
 # forward made of dozens of kernels, some too small to fill the memory system, sustains less.
 # 0.8 is an assumption for a well-tuned engine, not a measurement.
 BANDWIDTH_EFFICIENCY = 0.80
-# Share of dense tensor-core peak a forward sustains when compute-bound. Large bf16 GEMMs reach
-# 70–80% of peak; attention, normalisation, activation and odd shapes pull a whole forward lower.
+# Share of dense tensor-core peak a forward sustains when compute-bound. Large bf16 GEMMs run
+# close to peak; attention, normalisation, activation and odd shapes pull a whole forward lower.
+# 0.6 is an assumption, not a measurement.
 COMPUTE_EFFICIENCY = 0.60
 # Fixed cost of a forward beyond its bytes and FLOPs. A Llama decoder layer runs ~10 kernels
 # (norm, QKV, rotary, attention, output projection, residual+norm, gate/up, activation, down);
