@@ -1,11 +1,80 @@
-"""`specsim profile` (placeholder until its issue lands)."""
+"""`specsim profile`: list the shipped profiles, make a roofline one, show one."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
-from specsim.errors import SpecsimError
+from specsim.architectures import DTYPE_BYTES, load_architecture
+from specsim.profile import load_profile, save_profile, shipped_profiles
+from specsim.profile.hardware import GPUS
 
 
-@click.command("profile")
+@click.group("profile")
 def command() -> None:
-    """Not built yet."""
-    raise SpecsimError("'specsim profile' is not built yet")
+    """Calibration profiles: the latency and acceptance models a simulation runs on."""
+
+
+@command.command("list")
+def list_profiles() -> None:
+    """The shipped profiles, one per line: name, source, hardware, target/draft."""
+    for name in shipped_profiles():
+        profile = load_profile(name)
+        acceptance = profile.acceptance.source if profile.acceptance else "none"
+        click.echo(f"{name}  {profile.source} (acceptance {acceptance})  {profile.hardware.device_name}  "
+                   f"{profile.target.name}/{profile.draft.name}")
+
+
+@command.command("roofline")
+@click.option("--gpu", required=True, type=click.Choice(sorted(GPUS)), help="datasheet row to use")
+@click.option("--target", required=True, help="target architecture: a built-in name or a checkpoint folder")
+@click.option("--draft", required=True, help="draft architecture: a built-in name or a checkpoint folder")
+@click.option("--dtype", default="bf16", show_default=True, type=click.Choice(sorted(DTYPE_BYTES)))
+@click.option("--acceptance-from", "acceptance_from", default=None,
+              help="take the acceptance section from this profile (a shipped name or a file)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="where to write the profile JSON")
+def roofline(gpu: str, target: str, draft: str, dtype: str, acceptance_from: str | None, out: Path) -> None:
+    """A profile whose latency comes from datasheet bandwidth and FLOP/s (no GPU needed).
+
+    Acceptance: copied from --acceptance-from when given; otherwise the published curves when the
+    pair is the LLaMA-2-7B / LLaMA-68M class; otherwise left out (latency-only profile).
+    """
+    # imported here: building the published curves needs scipy's solvers, `list` does not
+    from specsim.profile.published import is_published_pair, published_acceptance
+    from specsim.profile.roofline import roofline_profile
+
+    target_name, draft_name = load_architecture(target).name, load_architecture(draft).name
+    if acceptance_from is not None:
+        acceptance = load_profile(acceptance_from).acceptance
+        if acceptance is None:
+            click.echo(f"note: {acceptance_from} has no acceptance section; the profile has none either")
+        else:
+            click.echo(f"acceptance: copied from {acceptance_from} ({acceptance.source})")
+    elif is_published_pair(target_name, draft_name):
+        acceptance = published_acceptance()
+        click.echo("acceptance: published curves for the 7B/68M pair (Spec-Bench, derived; see citations)")
+    else:
+        acceptance = None
+        click.echo(f"note: no published acceptance for {target_name}/{draft_name}; the profile is latency "
+                   "only (give --acceptance-from PROFILE to add one)")
+    profile = roofline_profile(gpu, target, draft, dtype=dtype, acceptance=acceptance)
+    path = save_profile(profile, out)
+    click.echo(f"wrote {path} ({profile.name})")
+
+
+@command.command("show")
+@click.argument("profile_name", metavar="PROFILE")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="also write a self-contained HTML page with the curves")
+def show(profile_name: str, html_out: Path | None) -> None:
+    """Summarise PROFILE (a shipped name or a file): hardware, models, latencies, fit error, acceptance."""
+    from specsim.profile.summary import summary_text
+
+    profile = load_profile(profile_name)
+    click.echo(summary_text(profile))
+    if html_out is not None:
+        from specsim.profile.show import write_html
+
+        click.echo(f"wrote {write_html(profile, html_out)}")

@@ -1,0 +1,63 @@
+"""Regenerate the shipped roofline profiles in specsim/profiles/.
+
+    python benchmarks/make_roofline_profiles.py            # writes the files
+    python benchmarks/make_roofline_profiles.py --check    # fails if a file would change
+
+Deterministic: the date is fixed and every number is rounded to six significant digits, so a
+re-run reproduces the files byte for byte. Never edit the JSON by hand; change the model and
+re-run this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+# Run from a checkout: make the repository root importable without installing the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from specsim.profile import SHIPPED_DIR, save_profile
+from specsim.profile.published import published_acceptance
+from specsim.profile.roofline import roofline_profile
+
+SHIPPED_DATE = "2026-11-23"
+# (gpu, target, draft): the default profile (h100) and the what-if hardware sweeps use.
+SHIPPED = [
+    ("h100", "llama2-7b", "llama-68m"),
+    ("a100", "llama2-7b", "llama-68m"),
+    ("l40s", "llama2-7b", "llama-68m"),
+]
+
+
+def build(out_dir: Path) -> list[Path]:
+    acceptance = published_acceptance()
+    written = []
+    for gpu, target, draft in SHIPPED:
+        profile = roofline_profile(gpu, target, draft, dtype="bf16", acceptance=acceptance, date=SHIPPED_DATE)
+        written.append(save_profile(profile, out_dir / f"{profile.name}.json"))
+    return written
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare with the shipped files, write nothing")
+    args = parser.parse_args()
+    if not args.check:
+        for path in build(SHIPPED_DIR):
+            print(f"wrote {path}")
+        return 0
+    with tempfile.TemporaryDirectory() as scratch:
+        stale = [path.name for path in build(Path(scratch))
+                 if not (SHIPPED_DIR / path.name).exists()
+                 or path.read_bytes() != (SHIPPED_DIR / path.name).read_bytes()]
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run benchmarks/make_roofline_profiles.py", file=sys.stderr)
+        return 1
+    print("shipped roofline profiles are up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

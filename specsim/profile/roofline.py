@@ -1,0 +1,293 @@
+"""Latency grids from first principles: a roofline profile for a GPU that was never measured.
+
+One forward of B requests, each adding q new tokens on top of c cached ones, runs two kinds of
+kernels one after the other, each against its own roof:
+
+    time = Σ_{part ∈ dense, attention} max(bytes / (bandwidth · η_mem), FLOPs / (peak · η_flop))
+           + overhead(layers)
+
+(Williams, Waterman & Patterson 2009, "Roofline", CACM 52(4); applied per operation to LLM
+inference by Yuan et al. 2024, arXiv 2402.16363). Decoding at small batch is memory-bound (every
+weight is streamed once for a handful of tokens); the dense part of a verify pass over B·(k+1)
+tokens, or of a prefill, turns compute-bound once its tokens pass the ridge point (≈ 220 on an
+H100 with the constants below); attention over a KV cache stays memory-bound in decoding.
+
+dense      bytes = weights streamed once per forward (embedding table excepted: only looked-up
+                   rows) + logits written, B·(positions with logits)·vocab·dtype bytes
+           FLOPs = 2 per weight per new token (the LM head only where logits are kept: a
+                   prefill keeps one position)
+attention  bytes = KV read B·(c + q) + KV written B·q, times kv_bytes_per_token
+           FLOPs = QK^T and AV: token i of q attends to c + i keys, so the mean context is
+                   c + (q+1)/2 (a prefill is q = prompt, c = 0: attention over the growing prompt)
+Activation traffic is left out: its arithmetic intensity (thousands of FLOPs per byte for a 7B
+layer) keeps it far under the compute term wherever it is large.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from specsim.architectures import Architecture, dtype_bytes, load_architecture
+from specsim.profile.capacity import memory_note, memory_section
+from specsim.profile.fit import fit_latency
+from specsim.profile.hardware import GpuSpec, gpu_spec
+from specsim.profile.schema import (
+    SCHEMA_VERSION,
+    Acceptance,
+    DraftStepGrid,
+    Hardware,
+    Latency,
+    LatencyFit,
+    ModelInfo,
+    PrefillGrid,
+    Profile,
+    VerifyGrid,
+)
+
+# --- constants (each is an assumption; the profile's notes repeat them) -----------------------
+# Share of peak memory bandwidth a whole decode forward sustains — the "model bandwidth
+# utilisation" (MBU) of MosaicML/Databricks, "LLM Inference Performance Engineering: Best
+# Practices", 2023. Streaming copies reach roughly 90% of an HBM or GDDR6 datasheet figure; a
+# forward made of dozens of kernels, some too small to fill the memory system, sustains less.
+# 0.8 is an assumption for a well-tuned engine, not a measurement.
+BANDWIDTH_EFFICIENCY = 0.80
+# Share of dense tensor-core peak a forward sustains when compute-bound. Large bf16 GEMMs run
+# close to peak; attention, normalisation, activation and odd shapes pull a whole forward lower.
+# 0.6 is an assumption, not a measurement.
+COMPUTE_EFFICIENCY = 0.60
+# Fixed cost of a forward beyond its bytes and FLOPs. A Llama decoder layer runs ~10 kernels
+# (norm, QKV, rotary, attention, output projection, residual+norm, gate/up, activation, down);
+# each costs a few microseconds of launch latency and inter-kernel idle even when replayed from a
+# CUDA graph (NVIDIA, "Getting Started with CUDA Graphs", 2019: launch overhead of a few µs per
+# kernel). 2.5 µs × 10 kernels = 25 µs per layer. Plus 50 µs per forward: embedding, final norm,
+# LM head, argmax/sampling and copying the chosen tokens back to the host.
+LAYER_OVERHEAD_S = 25e-6
+FORWARD_OVERHEAD_S = 50e-6
+# Engine time per step outside any forward: scheduling, preparing inputs, rejection-sampling
+# bookkeeping, detokenisation. vLLM measured these CPU parts above half of all time for Llama-3-8B
+# on an H100 before v0.6 overlapped them with the GPU (vLLM blog, 2024-09-05, "vLLM v0.6.0: 2.7x
+# Throughput Improvement"); 0.5 ms is the assumed residue an engine that overlaps them still pays.
+STEP_OVERHEAD_S = 0.5e-3
+
+# --- grids --------------------------------------------------------------------------------------
+BATCH_SIZES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+CONTEXT_TOKENS = (128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192)
+TOKENS_PER_REQUEST = tuple(range(1, 10))  # k = 0 … 8
+PREFILL_BATCH_SIZES = (1, 2, 4, 8, 16, 24, 32)
+PROMPT_TOKENS = (16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192)
+
+ROOFLINE_CITATIONS = [
+    "Williams, Waterman & Patterson 2009, 'Roofline: an insightful visual performance model for "
+    "multicore architectures', CACM 52(4)",
+    "Yuan et al. 2024, 'LLM Inference Unveiled: Survey and Roofline Model Insights', arXiv 2402.16363",
+    "MosaicML/Databricks 2023, 'LLM Inference Performance Engineering: Best Practices' (model bandwidth "
+    "utilisation)",
+    "NVIDIA 2019, 'Getting Started with CUDA Graphs' (per-kernel launch overhead of a few microseconds)",
+    "vLLM blog 2024-09-05, 'vLLM v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction' (CPU "
+    "scheduling/API overhead per step)",
+    "vLLM engine arguments: gpu_memory_utilization defaults to 0.9",
+]
+
+
+@dataclass(frozen=True)
+class ForwardCost:
+    """The roofline time of one forward of one model on one GPU.
+
+    A forward runs two kinds of kernels one after the other, each against its own roof: the dense
+    part (every weight matrix, LM head included: weight bytes vs 2 FLOPs per weight per token) and
+    attention (KV-cache bytes vs QK^T and AV FLOPs). Taking one max over the whole forward would let
+    a compute-bound GEMM hide a memory-bound attention read, which no engine does.
+    """
+
+    arch: Architecture
+    gpu: GpuSpec
+    dtype: str
+
+    def dense_bytes(self, batch: np.ndarray, logit_positions: np.ndarray) -> np.ndarray:
+        """Weights streamed once, plus the logits written."""
+        weights = float(self.arch.weight_bytes_read_per_forward(self.dtype))
+        return weights + batch * logit_positions * self.arch.vocab * dtype_bytes(self.dtype)
+
+    def dense_flops(self, batch: np.ndarray, new_tokens: np.ndarray,
+                    logit_positions: np.ndarray) -> np.ndarray:
+        """2 FLOPs per weight per token; the LM head only where logits are kept."""
+        head = float(self.arch.vocab * self.arch.hidden)
+        weights = self.arch.flops_per_token(0.0) / 2.0  # matmul weights, LM head included
+        return 2.0 * batch * (new_tokens * (weights - head) + logit_positions * head)
+
+    def attention_bytes(self, batch: np.ndarray, new_tokens: np.ndarray,
+                        cached_tokens: np.ndarray) -> np.ndarray:
+        """Every cached and new key/value read once, the new ones written once."""
+        kv = float(self.arch.kv_bytes_per_token(self.dtype))
+        return batch * ((cached_tokens + new_tokens) + new_tokens) * kv
+
+    def attention_flops(self, batch: np.ndarray, new_tokens: np.ndarray,
+                        cached_tokens: np.ndarray) -> np.ndarray:
+        """Token i of q attends to c + i keys: mean context c + (q+1)/2 (a prefill: c = 0)."""
+        mean_context = cached_tokens + (new_tokens + 1.0) / 2.0
+        per_token = self.arch.flops_per_token(mean_context) - self.arch.flops_per_token(0.0)
+        return batch * new_tokens * per_token
+
+    def overhead_s(self) -> float:
+        return FORWARD_OVERHEAD_S + LAYER_OVERHEAD_S * self.arch.layers
+
+    def time_s(self, batch: np.ndarray, new_tokens: np.ndarray, cached_tokens: np.ndarray,
+               logit_positions: np.ndarray) -> np.ndarray:
+        batch, new_tokens, cached_tokens, logit_positions = _floats(batch, new_tokens, cached_tokens,
+                                                                    logit_positions)
+        dense = np.maximum(self._memory_s(self.dense_bytes(batch, logit_positions)),
+                           self._compute_s(self.dense_flops(batch, new_tokens, logit_positions)))
+        attention = np.maximum(self._memory_s(self.attention_bytes(batch, new_tokens, cached_tokens)),
+                               self._compute_s(self.attention_flops(batch, new_tokens, cached_tokens)))
+        return dense + attention + self.overhead_s()
+
+    # The three forwards a speculative engine runs.
+    def decode_s(self, batch: np.ndarray, tokens_per_request: np.ndarray, context: np.ndarray) -> np.ndarray:
+        """A draft step (q = 1) or a verify pass (q = k + 1): logits at every new position."""
+        return self.time_s(batch, tokens_per_request, context, tokens_per_request)
+
+    def prefill_s(self, batch: np.ndarray, prompt_tokens: np.ndarray) -> np.ndarray:
+        """A prompt into an empty cache; only the last position's logits are needed."""
+        zeros = np.zeros_like(np.asarray(prompt_tokens))
+        return self.time_s(batch, prompt_tokens, zeros, np.ones_like(np.asarray(batch)))
+
+    def _memory_s(self, bytes_moved: np.ndarray) -> np.ndarray:
+        return bytes_moved / (self.gpu.memory_bandwidth_bytes_per_s * BANDWIDTH_EFFICIENCY)
+
+    def _compute_s(self, flops: np.ndarray) -> np.ndarray:
+        return flops / (self.gpu.peak_flops_per_s(self.dtype) * COMPUTE_EFFICIENCY)
+
+
+def roofline_profile(gpu: str, target: str, draft: str, dtype: str = "bf16",
+                     acceptance: Acceptance | None = None, *, name: str | None = None,
+                     date: str | None = None) -> Profile:
+    """A Profile whose latency grids come from the roofline above and the GPU's datasheet."""
+    spec = gpu_spec(gpu)
+    dtype_bytes(dtype)  # an unknown dtype fails here, with the list of known ones
+    target_arch, draft_arch = load_architecture(target), load_architecture(draft)
+    target_cost, draft_cost = ForwardCost(target_arch, spec, dtype), ForwardCost(draft_arch, spec, dtype)
+    latency = Latency(
+        source="roofline",
+        timer="roofline",
+        repeats=0,
+        draft_step=_draft_grid(draft_cost),
+        verify=_verify_grid(target_cost),
+        prefill_target=_prefill_grid(target_cost),
+        prefill_draft=_prefill_grid(draft_cost),
+        step_overhead_s=STEP_OVERHEAD_S,
+    )
+    citations = [*ROOFLINE_CITATIONS, f"{spec.label}: {spec.source}"]
+    return Profile(
+        schema_version=SCHEMA_VERSION,
+        name=name or f"{spec.label}-{target_arch.name}-{draft_arch.name}",
+        source="roofline",
+        citations=citations,
+        notes=roofline_notes(spec, target_cost, draft_cost, acceptance),
+        hardware=Hardware(label=spec.label, device_name=spec.device_name,
+                          date=date or dt.date.today().isoformat()),
+        target=_model_info(target_arch, dtype),
+        draft=_model_info(draft_arch, dtype),
+        latency=latency,
+        memory=memory_section(target_arch, draft_arch, dtype, spec.memory_bytes),
+        acceptance=acceptance,
+    )
+
+
+def roofline_notes(spec: GpuSpec, target: ForwardCost, draft: ForwardCost,
+                   acceptance: Acceptance | None) -> str:
+    ridge = spec.peak_flops_per_s(target.dtype) * COMPUTE_EFFICIENCY / (
+        spec.memory_bandwidth_bytes_per_s * BANDWIDTH_EFFICIENCY)
+    parts = [
+        "Latency is a roofline estimate, not a measurement: for the dense part and for attention in "
+        f"turn, max(bytes / (bandwidth x {BANDWIDTH_EFFICIENCY:g}), FLOPs / (dense peak x "
+        f"{COMPUTE_EFFICIENCY:g})), summed, + {FORWARD_OVERHEAD_S * 1e6:g} us per forward + "
+        f"{LAYER_OVERHEAD_S * 1e6:g} us per layer (target {target.overhead_s() * 1e6:g} us, draft "
+        f"{draft.overhead_s() * 1e6:g} us).",
+        "Dense: weight bytes once per forward + logits written, 2 FLOPs per weight per token. Attention: "
+        "KV read B(c+q) + written Bq (x kv bytes/token), QK^T and AV FLOPs at mean context c + (q+1)/2. "
+        "Prefill = q prompt tokens on an empty cache with one position of logits.",
+        f"Datasheet peaks: {spec.memory_bandwidth_bytes_per_s / 1e12:g} TB/s, "
+        f"{spec.peak_flops_per_s(target.dtype) / 1e12:g} TFLOP/s ({target.dtype}); ridge point "
+        f"{ridge:.0f} FLOPs/byte after efficiencies.",
+        f"step_overhead_s = {STEP_OVERHEAD_S * 1e3:g} ms: assumed residue of per-step CPU work "
+        "(scheduling, input preparation, rejection-sampling bookkeeping) in an engine that overlaps most "
+        "of it with the GPU.",
+        "Grids beyond a model's max_position_embeddings (e.g. the 68M draft past 2048) are roofline "
+        "extrapolations of the same shape.",
+        memory_note() + ".",
+        "No weights were loaded: models.weights says 'random' (the schema knows only real|random) because "
+        "nothing here was measured from real weights; latency does not depend on weight values.",
+    ]
+    if acceptance is None:
+        parts.append("No acceptance: no published curves for this pair and none supplied.")
+    elif acceptance.source == "published":
+        parts.append("Acceptance is from published measurements plus a stated model; "
+                     "see acceptance.citations.")
+    else:
+        parts.append("Acceptance was copied from a measured profile; see acceptance.citations.")
+    return " ".join(parts)
+
+
+def _draft_grid(cost: ForwardCost) -> DraftStepGrid:
+    batch, context = np.meshgrid(BATCH_SIZES, CONTEXT_TOKENS, indexing="ij")
+    ones = np.ones_like(batch)
+    time_s = _round(cost.decode_s(batch, ones, context))
+    return DraftStepGrid(
+        batch_sizes=list(BATCH_SIZES),
+        context_tokens=list(CONTEXT_TOKENS),
+        time_s=time_s.tolist(),
+        fit=_fit(batch, ones, context, time_s),
+    )
+
+
+def _verify_grid(cost: ForwardCost) -> VerifyGrid:
+    batch, tokens, context = np.meshgrid(BATCH_SIZES, TOKENS_PER_REQUEST, CONTEXT_TOKENS, indexing="ij")
+    time_s = _round(cost.decode_s(batch, tokens, context))
+    return VerifyGrid(
+        batch_sizes=list(BATCH_SIZES),
+        tokens_per_request=list(TOKENS_PER_REQUEST),
+        context_tokens=list(CONTEXT_TOKENS),
+        time_s=time_s.tolist(),
+        fit=_fit(batch, tokens, context, time_s),
+    )
+
+
+def _prefill_grid(cost: ForwardCost) -> PrefillGrid:
+    batch, prompt = np.meshgrid(PREFILL_BATCH_SIZES, PROMPT_TOKENS, indexing="ij")
+    time_s = _round(cost.prefill_s(batch, prompt))
+    return PrefillGrid(
+        batch_sizes=list(PREFILL_BATCH_SIZES),
+        prompt_tokens=list(PROMPT_TOKENS),
+        time_s=time_s.tolist(),
+        # the fit's query convention for prefill: (B, prompt, context = prompt)
+        fit=_fit(batch, prompt, prompt, time_s),
+    )
+
+
+def _fit(batch: np.ndarray, tokens: np.ndarray, context: np.ndarray, time_s: np.ndarray) -> LatencyFit:
+    fit = fit_latency(batch, tokens, context, time_s)
+    # Rounded so that regenerating a profile reproduces the file byte for byte across machines.
+    return fit.model_copy(update={
+        "coefficients": [float(f"{c:.6g}") for c in fit.coefficients],
+        "holdout_rel_error_median": float(f"{fit.holdout_rel_error_median:.4g}"),
+        "holdout_rel_error_max": float(f"{fit.holdout_rel_error_max:.4g}"),
+    })
+
+
+def _model_info(arch: Architecture, dtype: str) -> ModelInfo:
+    return ModelInfo(name=arch.name, architecture=dict(arch.config), parameters=arch.parameter_count(),
+                     dtype=dtype, weights="random")
+
+
+def _round(values: np.ndarray) -> np.ndarray:
+    """Six significant digits: far below the model's own error, and stable across platforms."""
+    flat = [float(f"{v:.6g}") for v in np.asarray(values, dtype=np.float64).ravel()]
+    return np.asarray(flat).reshape(np.shape(values))
+
+
+def _floats(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    return tuple(np.asarray(a, dtype=np.float64) for a in arrays)
+

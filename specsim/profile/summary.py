@@ -1,0 +1,120 @@
+"""A short plain-text summary of a profile: what `specsim profile show` prints.
+
+Latencies are read from the grids (linear interpolation between grid points, as the simulator
+does) and from the fit only outside them, so the summary shows what a simulation will use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.interpolate import RegularGridInterpolator
+from scipy.optimize import brentq
+
+from specsim.profile.confidence_model import iid_mean_accepted_length
+from specsim.profile.fit import predict
+from specsim.profile.schema import CategoryAcceptance, DraftStepGrid, PrefillGrid, Profile, VerifyGrid
+
+SUMMARY_BATCHES = (1, 8, 32)
+SUMMARY_CONTEXT = 1024
+SUMMARY_DRAFT_TOKENS = 4
+
+
+def grid_time_s(grid: DraftStepGrid | VerifyGrid | PrefillGrid, batch: float, tokens_per_request: float,
+                context: float) -> float:
+    """Time of one forward from the grid where the query lies inside it, else from the fit."""
+    if isinstance(grid, VerifyGrid):
+        axes = (grid.batch_sizes, grid.tokens_per_request, grid.context_tokens)
+        point = (batch, tokens_per_request, context)
+    elif isinstance(grid, DraftStepGrid):
+        axes, point = (grid.batch_sizes, grid.context_tokens), (batch, context)
+    else:
+        axes, point = (grid.batch_sizes, grid.prompt_tokens), (batch, tokens_per_request)
+    inside = all(axis[0] <= value <= axis[-1] for axis, value in zip(axes, point, strict=True))
+    # an axis of one point cannot be interpolated along: the fit answers
+    if inside and all(len(axis) >= 2 for axis in axes):
+        interpolate = RegularGridInterpolator([np.asarray(a, dtype=np.float64) for a in axes],
+                                              np.asarray(grid.time_s, dtype=np.float64))
+        return float(interpolate(np.asarray([point], dtype=np.float64))[0])
+    return float(predict(grid.fit, batch, tokens_per_request, context)[0])
+
+
+def iid_equivalent_alpha(mean_length: float, draft_tokens: int) -> float:
+    """The constant α whose (1 − α^(k+1)) / (1 − α) equals a mean accepted length at k."""
+    if mean_length <= 1.0:
+        return 0.0
+    if mean_length >= draft_tokens + 1:
+        return 1.0
+    return float(brentq(lambda a: iid_mean_accepted_length(a, draft_tokens) - mean_length, 0.0, 1.0 - 1e-12))
+
+
+def acceptance_rate(curve: CategoryAcceptance, draft_tokens: int) -> float:
+    """Accepted / drafted when drafting k tokens: the expected accepted prefix over k."""
+    return float(sum(curve.position_acceptance[:draft_tokens])) / draft_tokens
+
+
+def summary_text(profile: Profile) -> str:
+    lines = [
+        f"{profile.name}  (source: {profile.source}, schema {profile.schema_version})",
+        f"hardware: {profile.hardware.label} - {profile.hardware.device_name}, {profile.hardware.date}",
+    ]
+    for role, model in (("target", profile.target), ("draft", profile.draft)):
+        lines.append(f"{role}: {model.name} ({model.parameters / 1e9:.3g}B parameters, {model.dtype}, "
+                     f"weights {model.weights})")
+    lines += _latency_lines(profile)
+    lines += _memory_lines(profile)
+    lines += _acceptance_lines(profile)
+    return "\n".join(lines)
+
+
+def _latency_lines(profile: Profile) -> list[str]:
+    latency = profile.latency
+    k = SUMMARY_DRAFT_TOKENS
+    lines = [
+        f"latency ({latency.source}, timer {latency.timer}, repeats {latency.repeats}, step overhead "
+        f"{latency.step_overhead_s * 1e3:.2f} ms), context {SUMMARY_CONTEXT}:",
+        f"  {'batch':>5}  {'draft step':>11}  {'verify k=0':>11}  {f'verify k={k}':>11}",
+    ]
+    for batch in SUMMARY_BATCHES:
+        draft = grid_time_s(latency.draft_step, batch, 1, SUMMARY_CONTEXT)
+        plain = grid_time_s(latency.verify, batch, 1, SUMMARY_CONTEXT)
+        verify = grid_time_s(latency.verify, batch, k + 1, SUMMARY_CONTEXT)
+        lines.append(f"  {batch:>5}  {_ms(draft):>11}  {_ms(plain):>11}  {_ms(verify):>11}")
+    errors = ", ".join(
+        f"{name} {fit.holdout_rel_error_median:.1%} / {fit.holdout_rel_error_max:.1%}"
+        for name, fit in (("draft_step", latency.draft_step.fit), ("verify", latency.verify.fit),
+                          ("prefill_target", latency.prefill_target.fit),
+                          ("prefill_draft", latency.prefill_draft.fit))
+    )
+    lines.append(f"fit held-out relative error (median / max): {errors}")
+    return lines
+
+
+def _memory_lines(profile: Profile) -> list[str]:
+    memory = profile.memory
+    if memory.kv_capacity_tokens is None:
+        return ["memory: device memory unknown; no KV capacity"]
+    batches = ", ".join(f"{context}: {batch}" for context, batch in memory.max_batch_by_context.items())
+    return [f"memory: KV capacity {memory.kv_capacity_tokens:,} tokens; largest batch by context {batches}"]
+
+
+def _acceptance_lines(profile: Profile) -> list[str]:
+    acceptance = profile.acceptance
+    if acceptance is None:
+        return ["acceptance: none (latency-only profile)"]
+    k = min(SUMMARY_DRAFT_TOKENS, acceptance.max_draft_tokens)
+    lines = [
+        f"acceptance ({acceptance.source}, greedy, up to {acceptance.max_draft_tokens} draft tokens, "
+        f"default {acceptance.default_category}):",
+        f"  {'category':<14}  {'alpha':>6}  {f'rate k={k}':>9}  {f'mean accepted length k={k}':>26}",
+    ]
+    for name, curve in acceptance.greedy.items():
+        length = curve.mean_accepted_length[k - 1]
+        lines.append(f"  {name:<14}  {iid_equivalent_alpha(length, k):>6.3f}  "
+                     f"{acceptance_rate(curve, k):>9.3f}  {length:>26.3f}")
+    lines.append("  (alpha: the constant per-token acceptance giving the same mean accepted length at "
+                 f"k={k}; rate: accepted / drafted)")
+    return lines
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f} ms"
