@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+KEEP_CONTEXT = 1024  # fit_to_memory drops contexts above this before it drops batch sizes
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -18,13 +20,15 @@ class Grid:
     tokens_per_request: tuple[int, ...]  # verify: k + 1, starting at 1 (plain decoding)
     prefill_batch_sizes: tuple[int, ...]
     prefill_prompt_tokens: tuple[int, ...]
-    warmup: int
-    repeats: int
+    warmup: int  # untimed calls per point and pass
+    repeats: int  # timed calls per point, over all passes
     budget_s: float  # per point, after 3 repeats: bounds the time big points take
+    passes: int  # walks over the grid (calibrate.timing: drift on shared machines)
 
     def points(self) -> int:
+        """Point measurements, passes counted (the progress bar's total)."""
         decode = len(self.batch_sizes) * len(self.context_tokens) * (1 + len(self.tokens_per_request))
-        return decode + 2 * len(self.prefill_batch_sizes) * len(self.prefill_prompt_tokens)
+        return self.passes * (decode + 2 * len(self.prefill_batch_sizes) * len(self.prefill_prompt_tokens))
 
 
 def verify_tokens(max_draft_tokens: int, quick: bool) -> tuple[int, ...]:
@@ -38,14 +42,14 @@ def default_grid(device: str, quick: bool, max_draft_tokens: int) -> Grid:
     if device == "cpu":
         if quick:
             return Grid((1, 2, 4, 8), (64, 256), tokens, (1, 4), (16, 64, 256),
-                        warmup=2, repeats=10, budget_s=0.3)
+                        warmup=1, repeats=10, budget_s=0.3, passes=2)
         return Grid((1, 2, 4, 8, 16, 32), (32, 128, 512, 1024), tokens, (1, 2, 4, 8),
-                    (16, 32, 64, 128, 256, 512, 1024), warmup=3, repeats=30, budget_s=2.0)
+                    (16, 32, 64, 128, 256, 512, 1024), warmup=2, repeats=30, budget_s=2.0, passes=3)
     if quick:
         return Grid((1, 4, 16, 64), (256, 1024, 4096), tokens, (1, 4), (128, 512, 2048),
-                    warmup=3, repeats=10, budget_s=0.5)
+                    warmup=3, repeats=15, budget_s=1.0, passes=3)
     return Grid((1, 2, 4, 8, 16, 32, 64, 128), (128, 256, 512, 1024, 2048, 4096), tokens, (1, 2, 4, 8),
-                (32, 64, 128, 256, 512, 1024, 2048, 4096), warmup=5, repeats=20, budget_s=1.0)
+                (32, 64, 128, 256, 512, 1024, 2048, 4096), warmup=3, repeats=21, budget_s=1.0, passes=3)
 
 
 def clip_to_positions(grid: Grid, max_positions: int, max_draft_tokens: int) -> Grid:
@@ -59,7 +63,9 @@ def clip_to_positions(grid: Grid, max_positions: int, max_draft_tokens: int) -> 
 def fit_to_memory(grid: Grid, free_bytes: int, kv_bytes_per_token: int) -> Grid:
     """Shrink the grid until its largest cache (largest batch × largest context, one model at a
     time) takes at most 70% of the free memory (the rest: activations, logits, allocator slack).
-    The grid stays rectangular, so the larger of the two axes loses its top value first."""
+    The grid must stay rectangular: long contexts go first, down to `KEEP_CONTEXT`, then large
+    batches — high batch is where speculation policies differ most, and a serving engine at high
+    batch cannot hold long contexts anyway. The simulator uses the fit beyond the grid."""
     batches, contexts = list(grid.batch_sizes), list(grid.context_tokens)
     slots = max(grid.tokens_per_request)
 
@@ -67,10 +73,10 @@ def fit_to_memory(grid: Grid, free_bytes: int, kv_bytes_per_token: int) -> Grid:
         return batches[-1] * (contexts[-1] + slots) * kv_bytes_per_token <= 0.7 * free_bytes
 
     while not fits() and (len(batches) > 1 or len(contexts) > 1):
-        if len(batches) >= len(contexts) and len(batches) > 1:
-            batches.pop()
-        else:
+        if len(contexts) > 1 and (contexts[-2] >= KEEP_CONTEXT or len(batches) == 1):
             contexts.pop()
+        else:
+            batches.pop()
     prefill = [(b, p) for b in grid.prefill_batch_sizes for p in grid.prefill_prompt_tokens]
     prompts = [p for p in grid.prefill_prompt_tokens
                if max(b for b, _ in prefill) * p * kv_bytes_per_token <= 0.7 * free_bytes]

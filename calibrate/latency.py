@@ -13,6 +13,7 @@ nothing is smoothed or forced monotone here.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import torch
@@ -37,25 +38,30 @@ def measure_decode(model, batch_sizes, tokens_per_request, context_tokens, timer
     """time_s[batch][tokens_per_request][context]: one forward of q new tokens per request.
 
     For each context, as many batch sizes as have caches fitting in `interleave_bytes` together
-    are timed round-robin with every q, so a neighbour's burst of load on a shared machine shifts
-    them alike and cannot invert the batch order of the grid."""
+    are timed round-robin with every q; the grid is walked `timer.passes` times, in alternating
+    order, and each point keeps the median of all its samples (see `calibrate.timing`)."""
     vocab = model.config.vocab_size
     per_token = kv_bytes_per_token(model.config, dtype)
     slots = max(tokens_per_request)
-    grid = [[[0.0] * len(context_tokens) for _ in tokens_per_request] for _ in batch_sizes]
-    for c_index, context in enumerate(context_tokens):
-        for group in _groups(batch_sizes, (context + slots) * per_token, interleave_bytes):
+    blocks = [(c, group) for c, context in enumerate(context_tokens)
+              for group in _groups(batch_sizes, (context + slots) * per_token, interleave_bytes)]
+    samples: dict[tuple[int, int, int], list[float]] = {}
+    for walk in range(timer.passes):
+        for c, group in blocks if walk % 2 == 0 else reversed(blocks):
+            batches = [batch_sizes[b] for b in group]
+            times = _pass_samples(model, batches, tokens_per_request, context_tokens[c], timer, dtype, device,
+                                  vocab)
             points = [(b, q) for b in group for q in range(len(tokens_per_request))]
-            times = _time_points(model, [batch_sizes[b] for b in group], tokens_per_request, context, timer,
-                                 dtype, device, vocab)
-            for (b, q), seconds in zip(points, times, strict=True):
-                grid[b][q][c_index] = seconds
+            for (b, q), sample in zip(points, times, strict=True):
+                samples.setdefault((b, q, c), []).extend(sample)
                 tick()
-    return grid
+    return [[[timer.median(samples[b, q, c]) for c in range(len(context_tokens))]
+             for q in range(len(tokens_per_request))] for b in range(len(batch_sizes))]
 
 
-def _time_points(model, batches, tokens_per_request, context, timer, dtype, device, vocab) -> list[float]:
-    """Median times of every (batch, q), round-robin, batch-major."""
+def _pass_samples(model, batches, tokens_per_request, context, timer, dtype, device, vocab
+                  ) -> list[list[float]]:
+    """One pass over every (batch, q) of a block, round-robin, batch-major."""
     caches = [random_cache(model, batch, context, dtype, device) for batch in batches]
     points = [(b, q) for b in range(len(batches)) for q in tokens_per_request]
     inputs = [decode_inputs(batches[b], q, context, vocab, device) for b, q in points]
@@ -69,7 +75,7 @@ def _time_points(model, batches, tokens_per_request, context, timer, dtype, devi
         b, q = points[index]
         caches[b].crop(-q)
 
-    return timer.medians([lambda i=i: run(i) for i in range(len(points))], reset=reset)
+    return timer.pass_samples([lambda i=i: run(i) for i in range(len(points))], reset=reset)
 
 
 def _groups(batch_sizes, bytes_per_request: int, budget_bytes: int) -> list[list[int]]:
@@ -98,18 +104,39 @@ def measure_prefill(model, batch_sizes, prompt_tokens, timer: Timer, device: str
     last position's logits are computed, as an engine needs."""
     vocab = model.config.vocab_size
     grid = [[0.0] * len(prompt_tokens) for _ in batch_sizes]
-    for b_index, batch in enumerate(batch_sizes):
-        inputs = [torch.randint(0, vocab, (batch, p), device=device) for p in prompt_tokens]
+    points = [(b, p) for b in range(len(batch_sizes)) for p in range(len(prompt_tokens))]
+    inputs = [torch.randint(0, vocab, (batch_sizes[b], prompt_tokens[p]), device=device) for b, p in points]
 
-        def run(ids):
-            return model(input_ids=ids, attention_mask=torch.ones_like(ids), past_key_values=new_cache(model),
-                         use_cache=True, logits_to_keep=1)
+    def run(ids):
+        return model(input_ids=ids, attention_mask=torch.ones_like(ids), past_key_values=new_cache(model),
+                     use_cache=True, logits_to_keep=1)
 
-        times = timer.medians([lambda ids=ids: run(ids) for ids in inputs])
-        for p_index, seconds in enumerate(times):
-            grid[b_index][p_index] = seconds
+    # all points round-robin: each forward allocates its own cache, so they can share the time window
+    runs = [lambda ids=ids: run(ids) for ids in inputs]
+    pooled: list[list[float]] = [[] for _ in points]
+    for walk in range(timer.passes):
+        order = range(len(runs)) if walk % 2 == 0 else range(len(runs) - 1, -1, -1)
+        for index, sample in zip(order, timer.pass_samples([runs[i] for i in order]), strict=True):
+            pooled[index].extend(sample)
             tick()
+    for (b, p), sample in zip(points, pooled, strict=True):
+        grid[b][p] = timer.median(sample)
     return grid
+
+
+@torch.inference_mode()
+def warm_up(model, device: str, seconds: float) -> None:
+    """Run decode forwards for a while before timing anything: lazy kernel loading, allocator
+    growth and — on a GPU — clocks ramping up from idle would otherwise land in the first points."""
+    cache = random_cache(model, 1, 64, next(model.parameters()).dtype, device)
+    ids, mask, positions = decode_inputs(1, 1, 64, model.config.vocab_size, device)
+    begin = time.perf_counter()
+    while time.perf_counter() - begin < seconds:
+        model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+              use_cache=True)
+        cache.crop(-1)
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 @torch.inference_mode()

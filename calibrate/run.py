@@ -175,24 +175,31 @@ def _model_info(loaded) -> ModelInfo:
 
 def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_tokens: int, progress: bool,
                      notes: _Notes) -> tuple[Latency, int]:
+    import torch
     from tqdm import tqdm
 
-    from calibrate.latency import measure_decode, measure_prefill, measure_step_overhead
+    from calibrate.latency import measure_decode, measure_prefill, measure_step_overhead, warm_up
     from calibrate.memory import transient_bytes
     from calibrate.timing import Timer
 
-    timer = Timer(device, grid.warmup, grid.repeats, budget_s=grid.budget_s)
+    timer = Timer(device, grid.warmup, grid.repeats, grid.budget_s, grid.passes)
+    if device == "cuda":  # interleave as many batch sizes as a quarter of the free memory holds
+        interleave_bytes = int(0.25 * torch.cuda.mem_get_info()[0])
+    else:
+        interleave_bytes = 512 * 2**20
     bar = tqdm(total=grid.points(), desc="latency grid", unit="point", disable=not progress)
     tick: Callable[[], object] = lambda: bar.update(1)  # noqa: E731
     with bar:
+        for model in (target.model, draft.model):
+            warm_up(model, device, seconds=2.0 if device == "cuda" else 0.3)
         prefill_target = measure_prefill(target.model, grid.prefill_batch_sizes, grid.prefill_prompt_tokens,
                                          timer, device, tick)
         prefill_draft = measure_prefill(draft.model, grid.prefill_batch_sizes, grid.prefill_prompt_tokens,
                                         timer, device, tick)
         draft_step = measure_decode(draft.model, grid.batch_sizes, (1,), grid.context_tokens, timer, dtype,
-                                    device, tick)
+                                    device, tick, interleave_bytes)
         verify = measure_decode(target.model, grid.batch_sizes, grid.tokens_per_request, grid.context_tokens,
-                                timer, dtype, device, tick)
+                                timer, dtype, device, tick, interleave_bytes)
     middle_batch = grid.batch_sizes[len(grid.batch_sizes) // 2]
     overhead_k = min(4, max_draft_tokens)
     step_overhead = measure_step_overhead(middle_batch, overhead_k, target.architecture.vocab,
