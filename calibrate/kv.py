@@ -1,0 +1,36 @@
+"""KV-cache helpers shared by the latency and acceptance measurements (transformers 5.x caches)."""
+
+from __future__ import annotations
+
+import torch
+from transformers import DynamicCache
+
+
+def new_cache(model) -> DynamicCache:
+    """An empty dynamic cache, the engine's kind (layers typed from the config where supported)."""
+    try:
+        return DynamicCache(config=model.config)
+    except TypeError:  # a transformers without the config argument
+        return DynamicCache()
+
+
+def head_dim(config) -> int:
+    return int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
+
+
+def kv_heads(config) -> int:
+    return int(getattr(config, "num_key_value_heads", None) or config.num_attention_heads)
+
+
+def random_cache(model, batch: int, context_tokens: int, dtype: torch.dtype, device: torch.device
+                 ) -> DynamicCache:
+    """A cache holding `context_tokens` random keys and values per request. Latency does not
+    depend on the values, and filling it this way skips a prefill of batch × context tokens."""
+    config = model.config
+    cache = new_cache(model)
+    shape = (batch, kv_heads(config), context_tokens, head_dim(config))
+    for layer in range(config.num_hidden_layers):
+        keys = torch.randn(shape, dtype=dtype, device=device)
+        values = torch.randn(shape, dtype=dtype, device=device)
+        cache.update(keys, values, layer)
+    return cache

@@ -1,0 +1,297 @@
+"""`calibrate()`: measure a target/draft pair on this machine and return the Profile (contract 2)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from calibrate.grid import Grid, clip_to_positions, default_grid, fit_to_memory
+from calibrate.hardware import check_gpu_label, cpu_name, resolve_device
+from calibrate.models import TORCH_DTYPES, resolve_model, weights_kind
+from specsim.errors import SpecsimError
+from specsim.profile import SCHEMA_VERSION, load_profile
+from specsim.profile.fit import fit_latency
+from specsim.profile.schema import (
+    Acceptance,
+    DraftStepGrid,
+    Hardware,
+    Latency,
+    ModelInfo,
+    PrefillGrid,
+    Profile,
+    VerifyGrid,
+)
+from specsim.prompts import Prompt, load_prompts
+
+MAX_PROMPT_TOKENS = 1024
+
+
+@dataclass
+class _Notes:
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, line: str | None) -> None:
+        if line:
+            self.lines.append(line)
+
+
+def calibrate(
+    target: str | Path,
+    draft: str | Path,
+    *,
+    gpu: str = "cpu",
+    device: str | None = None,
+    dtype: str | None = None,
+    quick: bool = False,
+    grid: Grid | None = None,
+    dataset: str | Path | None = None,
+    acceptance_from: str | Path | None = None,
+    max_draft_tokens: int = 8,
+    prompts_per_category: int | None = None,
+    new_tokens: int | None = None,
+    sampling: bool = True,
+    force: bool = False,
+    seed: int = 0,
+    threads: int | None = None,
+    name: str | None = None,
+    progress: bool = True,
+    cuda_device_name: str | None = None,
+) -> Profile:
+    """Measure latency (and, for a real-weight pair, acceptance) and return a validated Profile.
+
+    `grid` overrides the default (`quick` picks the coarse one). `dataset` is a prompt JSONL
+    (`specsim.prompts`; default: the project's six-category set). `acceptance_from` copies the
+    acceptance section of another profile instead of measuring it. `cuda_device_name` stands in
+    for the name torch reports (tests)."""
+    notes = _Notes()
+    # everything a user can get wrong is checked before the models are loaded
+    if not 1 <= max_draft_tokens <= 64:
+        raise SpecsimError(f"--max-draft-tokens {max_draft_tokens}: must be between 1 and 64")
+    target_arch, draft_arch = resolve_model(target, "--target"), resolve_model(draft, "--draft")
+    if dtype is not None and dtype not in TORCH_DTYPES:
+        raise SpecsimError(f"--dtype {dtype}: expected one of {', '.join(TORCH_DTYPES)}")
+    real_pair = weights_kind(target) == "real" and weights_kind(draft) == "real"
+    wants_prompts = dataset is not None or (real_pair and acceptance_from is None)
+    prompts = _read_dataset(dataset) if wants_prompts else None
+    copied = _read_acceptance(acceptance_from) if acceptance_from is not None else None
+
+    import torch
+
+    from calibrate.models import load_model
+
+    cuda_available = cuda_device_name is not None or torch.cuda.is_available()
+    kind = resolve_device(gpu, device, cuda_available)
+    if kind == "cuda":
+        device_name = cuda_device_name or torch.cuda.get_device_name()
+        notes.add(check_gpu_label(gpu, device_name, force))
+    else:
+        device_name = cpu_name()
+    if threads is not None and kind == "cpu":
+        torch.set_num_threads(threads)
+    dtype = dtype or ("float32" if kind == "cpu" else "bfloat16")
+
+    target_model = load_model(target, "--target", kind, dtype, seed)
+    draft_model = load_model(draft, "--draft", kind, dtype, seed + 1)
+    max_positions = min(int(target_arch.config.get("max_position_embeddings") or 4096),
+                        int(draft_arch.config.get("max_position_embeddings") or 4096))
+    grid = grid or default_grid(kind, quick, max_draft_tokens)
+    grid = clip_to_positions(grid, max_positions, max_draft_tokens)
+    if kind == "cuda":
+        free_bytes, _ = torch.cuda.mem_get_info()
+        biggest_kv = max(target_model.architecture.kv_bytes_per_token(dtype),
+                         draft_model.architecture.kv_bytes_per_token(dtype))
+        fitted = fit_to_memory(grid, free_bytes, biggest_kv)
+        if fitted != grid:
+            notes.add(f"grid shrunk to fit {free_bytes / 2**30:.1f} GiB free: "
+                      f"batch ≤ {fitted.batch_sizes[-1]}, context ≤ {fitted.context_tokens[-1]}")
+        grid = fitted
+
+    latency, transient = _measure_latency(target_model, draft_model, grid, kind, TORCH_DTYPES[dtype],
+                                          max_draft_tokens, progress, notes)
+    from calibrate.memory import memory_section
+
+    memory = memory_section(target_model, draft_model, kind, max_draft_tokens, transient, max_positions)
+    if kind == "cpu":
+        notes.add("memory: device memory is the host's RAM; capacity is notional (no transient measured)")
+
+    if copied is not None:
+        acceptance = copied
+        notes.add(f"acceptance copied from {acceptance_from}")
+    elif real_pair:
+        acceptance = _measure_acceptance(target_model, draft_model, prompts, dataset, quick, max_draft_tokens,
+                                         prompts_per_category, new_tokens, sampling, seed, max_positions,
+                                         progress, notes)
+    else:
+        acceptance = None
+        notes.add("acceptance not measured: random weights (latency does not depend on weight values, "
+                  "acceptance does); pass --acceptance-from to copy one")
+
+    import transformers
+
+    return Profile(
+        schema_version=SCHEMA_VERSION,
+        name=name or f"{gpu.strip().lower()}-{target_model.name}-{draft_model.name}",
+        source="measured",
+        notes="; ".join(notes.lines),
+        hardware=Hardware(
+            label=gpu.strip().lower(),
+            device_name=device_name,
+            torch_version=torch.__version__,
+            transformers_version=transformers.__version__,
+            cuda_version=torch.version.cuda if kind == "cuda" else None,
+            date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        ),
+        target=_model_info(target_model),
+        draft=_model_info(draft_model),
+        latency=latency,
+        memory=memory,
+        acceptance=acceptance,
+    )
+
+
+def _read_dataset(dataset: str | Path | None) -> dict[str, list[Prompt]]:
+    if dataset is not None and not Path(dataset).is_file():
+        raise SpecsimError(f"--dataset {dataset}: no such file")
+    return load_prompts(dataset)
+
+
+def _read_acceptance(path: str | Path) -> Acceptance:
+    if not Path(path).is_file():
+        raise SpecsimError(f"--acceptance-from {path}: no such file")
+    profile = load_profile(path)
+    if profile.acceptance is None:
+        raise SpecsimError(f"--acceptance-from {path}: the profile has no acceptance section")
+    return profile.acceptance
+
+
+def _model_info(loaded) -> ModelInfo:
+    return ModelInfo(name=loaded.name, architecture=loaded.recorded_architecture(),
+                     parameters=loaded.parameters, dtype=loaded.dtype, weights=loaded.weights)
+
+
+def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_tokens: int, progress: bool,
+                     notes: _Notes) -> tuple[Latency, int]:
+    import torch
+    from tqdm import tqdm
+
+    from calibrate.latency import measure_decode, measure_prefill, measure_step_overhead, warm_up
+    from calibrate.memory import transient_bytes
+    from calibrate.timing import Timer
+
+    timer = Timer(device, grid.warmup, grid.repeats, grid.budget_s, grid.passes)
+    if device == "cuda":  # interleave as many batch sizes as a quarter of the free memory holds
+        interleave_bytes = int(0.25 * torch.cuda.mem_get_info()[0])
+    else:
+        interleave_bytes = 512 * 2**20
+    bar = tqdm(total=grid.points(), desc="latency grid", unit="point", disable=not progress)
+    tick: Callable[[], object] = lambda: bar.update(1)  # noqa: E731
+    with bar:
+        for model in (target.model, draft.model):
+            warm_up(model, device, seconds=2.0 if device == "cuda" else 0.3)
+        prefill_target = measure_prefill(target.model, grid.prefill_batch_sizes, grid.prefill_prompt_tokens,
+                                         timer, device, tick)
+        prefill_draft = measure_prefill(draft.model, grid.prefill_batch_sizes, grid.prefill_prompt_tokens,
+                                        timer, device, tick)
+        draft_step = measure_decode(draft.model, grid.batch_sizes, (1,), grid.context_tokens, timer, dtype,
+                                    device, tick, interleave_bytes)
+        verify = measure_decode(target.model, grid.batch_sizes, grid.tokens_per_request, grid.context_tokens,
+                                timer, dtype, device, tick, interleave_bytes)
+    middle_batch = grid.batch_sizes[len(grid.batch_sizes) // 2]
+    overhead_k = min(4, max_draft_tokens)
+    step_overhead = measure_step_overhead(middle_batch, overhead_k, target.architecture.vocab,
+                                          grid.context_tokens[0], timer, device)
+    notes.add(f"step_overhead_s: engine tensor work outside forwards (draft softmax/argmax, accept count, "
+              f"host sync, mask growth) at batch {middle_batch}, k = {overhead_k}")
+    transient = transient_bytes(target.model, grid.batch_sizes[-1], grid.tokens_per_request[-1],
+                                grid.context_tokens[-1], dtype, device)
+
+    batches, contexts = list(grid.batch_sizes), list(grid.context_tokens)
+    tokens = list(grid.tokens_per_request)
+    latency = Latency(
+        source="measured",
+        timer=timer.name,
+        repeats=int(timer.fewest_repeats or 0),
+        draft_step=DraftStepGrid(batch_sizes=batches, context_tokens=contexts,
+                                 time_s=[[row[0][c] for c in range(len(contexts))] for row in draft_step],
+                                 fit=_fit_decode(batches, [1], contexts, draft_step)),
+        verify=VerifyGrid(batch_sizes=batches, tokens_per_request=tokens, context_tokens=contexts,
+                          time_s=verify, fit=_fit_decode(batches, tokens, contexts, verify)),
+        prefill_target=_prefill_grid(grid, prefill_target),
+        prefill_draft=_prefill_grid(grid, prefill_draft),
+        step_overhead_s=step_overhead,
+    )
+    return latency, transient
+
+
+def _fit_decode(batches, tokens, contexts, times):
+    b, q, c = np.meshgrid(batches, tokens, contexts, indexing="ij")
+    return fit_latency(b, q, c, np.asarray(times))
+
+
+def _prefill_grid(grid: Grid, times) -> PrefillGrid:
+    b, p = np.meshgrid(grid.prefill_batch_sizes, grid.prefill_prompt_tokens, indexing="ij")
+    # prefill convention of fit_latency: tokens per request = context = prompt tokens
+    fit = fit_latency(b, p, p, np.asarray(times))
+    return PrefillGrid(batch_sizes=list(grid.prefill_batch_sizes),
+                       prompt_tokens=list(grid.prefill_prompt_tokens), time_s=times, fit=fit)
+
+
+def _measure_acceptance(target, draft, prompts, dataset, quick, max_draft_tokens, prompts_per_category,
+                        new_tokens, sampling, seed, max_positions, progress, notes) -> Acceptance:
+    from tqdm import tqdm
+
+    from calibrate.acceptance import AcceptanceRun, speculate_prompts
+    from calibrate.acceptance_stats import summarise
+
+    source = str(dataset) if dataset is not None else "the built-in prompt set"
+    vocab = min(target.architecture.vocab, draft.architecture.vocab)
+    tokenizer = target.tokenizer or draft.tokenizer
+    per_category = prompts_per_category or (8 if quick else None)
+    new_tokens = new_tokens or (64 if quick else 128)
+    longest_prompt = max(1, min(MAX_PROMPT_TOKENS, max_positions - new_tokens - 2 * (max_draft_tokens + 1)))
+    encoded = {category: [_encode(p, tokenizer, vocab, source, target.name)[-longest_prompt:]
+                          for p in rows[:per_category]] for category, rows in prompts.items()}
+    modes = [False, True] if sampling else [False]
+    total = sum(len(rows) for rows in encoded.values()) * len(modes)
+    curves: dict[bool, dict] = {mode: {} for mode in modes}
+    with tqdm(total=total, desc="acceptance", unit="prompt", disable=not progress) as bar:
+        for mode in modes:
+            run = AcceptanceRun(max_draft_tokens, new_tokens, sampling=mode, seed=seed)
+            for category, rows in encoded.items():
+                records = speculate_prompts(target.model, draft.model, rows, run, progress=bar)
+                curves[mode][category] = summarise(records)
+    notes.add(f"acceptance: {source}, {per_category or 'all'} prompts per category, {new_tokens} new tokens "
+              f"each, {max_draft_tokens} drafted per step, batch 1")
+    categories = list(curves[False])
+    return Acceptance(
+        source="measured",
+        max_draft_tokens=max_draft_tokens,
+        default_category="chat" if "chat" in categories else categories[0],
+        greedy=curves[False],
+        sampling=curves.get(True),
+    )
+
+
+def _encode(prompt: Prompt, tokenizer, vocab: int, source: str, model_name: str) -> list[int]:
+    if prompt.token_ids is not None:
+        ids = list(prompt.token_ids)
+        outside = [i for i in ids if i >= vocab]
+        if outside:
+            raise SpecsimError(f"{source}: category {prompt.category}: token id {outside[0]} is outside the "
+                               f"models' vocabulary ({vocab} tokens)")
+        return ids
+    if tokenizer is None:
+        raise SpecsimError(f"{source}: text prompts need a tokenizer and {model_name} has none; "
+                           f"use a prompt file with token_ids")
+    text = prompt.text
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
+                                             add_generation_prompt=True)
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    else:
+        ids = tokenizer(text)["input_ids"]
+    return [i for i in ids if i < vocab] or [0]

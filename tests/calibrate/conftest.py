@@ -1,0 +1,42 @@
+"""Shared fixtures: one tiny real-weight pair and one calibration of it, built once per session."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from calibrate import Grid, calibrate, make_tiny_pair
+from specsim.profile import save_profile
+
+torch.set_num_threads(2)  # the test machines have 2 shared cores
+
+# a reduced grid: a few seconds on a CPU, still two values on every axis; the tiny pair's points take
+# milliseconds, so 15 samples over 3 passes are cheap and keep medians steady on a busy machine
+SMALL_GRID = Grid(batch_sizes=(1, 2, 4), context_tokens=(32, 128), tokens_per_request=(1, 2, 5),
+                  prefill_batch_sizes=(1, 2), prefill_prompt_tokens=(8, 32), warmup=2, repeats=15,
+                  budget_s=0.5, passes=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny-pair")
+    target_dir, draft_dir = make_tiny_pair(out)
+    return out, target_dir, draft_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_pair):
+    from transformers import AutoModelForCausalLM
+
+    _, target_dir, draft_dir = tiny_pair
+    target = AutoModelForCausalLM.from_pretrained(target_dir, dtype=torch.float32).eval()
+    draft = AutoModelForCausalLM.from_pretrained(draft_dir, dtype=torch.float32).eval()
+    return target, draft
+
+
+@pytest.fixture(scope="session")
+def tiny_profile_path(tiny_pair, tmp_path_factory):
+    out, target_dir, draft_dir = tiny_pair
+    profile = calibrate(target_dir, draft_dir, gpu="cpu", grid=SMALL_GRID, dataset=out / "prompts.jsonl",
+                        max_draft_tokens=4, prompts_per_category=2, new_tokens=24, threads=2, progress=False)
+    return save_profile(profile, tmp_path_factory.mktemp("profiles") / "tiny.json")
