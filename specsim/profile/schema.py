@@ -8,7 +8,6 @@ nested lists in the axis order their field names give, e.g. `time_s[batch][token
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -21,15 +20,8 @@ FIT_FEATURES = ("constant", "batch", "tokens", "batch_x_context", "tokens_x_cont
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _require_finite(values: Any, field: str) -> None:
-    if isinstance(values, (list, tuple)):
-        for value in values:
-            _require_finite(value, field)
-    elif values is None or (isinstance(values, float) and not math.isfinite(values)):
-        raise ValueError(f"must be finite numbers, found {values}")
+    # allow_inf_nan=False: a NaN anywhere is refused at its own field path (time_s.0.3.1)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _require_increasing(values: list[int], field: str) -> None:
@@ -81,7 +73,6 @@ class LatencyFit(Strict):
             raise ValueError(f"unknown fit features {unknown}; allowed: {list(FIT_FEATURES)}")
         if len(self.features) != len(self.coefficients):
             raise ValueError("features and coefficients must have the same length")
-        _require_finite(self.coefficients, "coefficients")
         return self
 
 
@@ -98,7 +89,6 @@ class DraftStepGrid(Strict):
         _require_increasing(self.batch_sizes, "batch_sizes")
         _require_increasing(self.context_tokens, "context_tokens")
         _require_shape(self.time_s, (len(self.batch_sizes), len(self.context_tokens)))
-        _require_finite(self.time_s, "time_s")
         return self
 
 
@@ -122,7 +112,6 @@ class VerifyGrid(Strict):
             raise ValueError("tokens_per_request must start at 1 (plain decoding)")
         shape = (len(self.batch_sizes), len(self.tokens_per_request), len(self.context_tokens))
         _require_shape(self.time_s, shape)
-        _require_finite(self.time_s, "time_s")
         return self
 
 
@@ -139,7 +128,6 @@ class PrefillGrid(Strict):
         _require_increasing(self.batch_sizes, "batch_sizes")
         _require_increasing(self.prompt_tokens, "prompt_tokens")
         _require_shape(self.time_s, (len(self.batch_sizes), len(self.prompt_tokens)))
-        _require_finite(self.time_s, "time_s")
         return self
 
 
@@ -211,7 +199,6 @@ class CategoryAcceptance(Strict):
         for name in ("accept_given_confidence", "accept_samples_by_bin"):
             if len(getattr(self, name)) != bins:
                 raise ValueError(f"{name} must have one entry per confidence bin ({bins})")
-        _require_finite(self.accept_given_confidence, "accept_given_confidence")
         if any(not 0.0 <= p <= 1.0 for p in self.accept_given_confidence):
             raise ValueError("accept_given_confidence must lie in [0, 1]")
         if not self.confidence_hist_by_position:
@@ -219,11 +206,8 @@ class CategoryAcceptance(Strict):
         for position, row in enumerate(self.confidence_hist_by_position):
             if len(row) != bins:
                 raise ValueError(f"confidence_hist_by_position[{position}] must have {bins} bins")
-            _require_finite(row, "confidence_hist_by_position")
             if any(share < 0 for share in row) or abs(sum(row) - 1.0) > 1e-6:
                 raise ValueError(f"confidence_hist_by_position[{position}] must be shares summing to 1")
-        _require_finite(self.position_acceptance, "position_acceptance")
-        _require_finite(self.mean_accepted_length, "mean_accepted_length")
         return self
 
 

@@ -72,8 +72,6 @@ def test_nan_in_a_grid_is_refused(tmp_path):
     assert "latency.verify" in message and "finite" in message
 
 
-@pytest.mark.xfail(strict=True, reason="schema.py raises grid checks from a model validator, so the "
-                   "path stops at latency.verify; naming time_s needs a change in schema.py")
 def test_nan_in_a_grid_names_the_grid_field(tmp_path):
     assert "latency.verify.time_s" in _refusal(_broken(tmp_path, _nan_in_verify))
 

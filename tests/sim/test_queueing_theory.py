@@ -19,8 +19,9 @@ def test_mean_wait_matches_pollaczek_khinchine(utilisation: float) -> None:
     profile = linear_profile(draft_step_s=0.001, verify_base_s=DECODE_S, prefill_base_s=PREFILL_S,
                              acceptance=iid_acceptance(0.5))
     rate = utilisation / service_s
-    # 120k requests: across seeds the estimate's spread was ≈ 0.7% (1.2% at 40k), so 3% is ≥ 4σ
-    scenario = poisson_scenario(rate, 120_000 / rate, prompt_tokens=16, output_tokens=output_tokens)
+    # 40k requests: across seeds the estimate's spread was ≈ 1.2%, so 3% is 2.5σ; the seed is fixed,
+    # so the test is deterministic, and 120k requests (0.7%) also pass: run by hand with N=120_000
+    scenario = poisson_scenario(rate, 40_000 / rate, prompt_tokens=16, output_tokens=output_tokens)
     result = simulate(scenario, "none", seed=11, profile=profile)
     requests = result.requests
     assert requests["finish_s"].notna().all()
