@@ -121,7 +121,7 @@ class Scenario(Strict):
         raw = self.raw()
         for path, value in overrides.items():
             _set_dotted(raw, path, value, self._source)
-        return scenario_from_dict(raw, self._source, self._base_dir)
+        return scenario_from_dict(raw, self._source, self._base_dir, check_grid=False)
 
     def policy_labels(self) -> list[str]:
         return [make_policy(spec).label() for spec in self.policies]
@@ -146,7 +146,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def scenario_from_dict(raw: dict[str, Any], source: str = "<scenario>",
-                       base_dir: Path | None = None) -> Scenario:
+                       base_dir: Path | None = None, check_grid: bool = True) -> Scenario:
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as error:
@@ -159,22 +159,36 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<scenario>",
             make_policy(spec)
         except SpecsimError as error:
             raise SpecsimError(f"{source}: policies.{index}: {error}") from None
-    for path, values in scenario.sweep.grid.items():
-        for value in values:
-            _set_dotted(copy.deepcopy(raw), path, value, source)  # the path must exist
+    if check_grid:
+        for path, values in scenario.sweep.grid.items():
+            for value in values:
+                _check_grid_point(raw, path, value, source, scenario._base_dir)
     return scenario
 
 
+def _check_grid_point(raw: dict[str, Any], path: str, value: Any, source: str, base_dir: Path) -> None:
+    """A grid value must make a valid scenario: fail at load time, not hours into a sweep."""
+    point = copy.deepcopy(raw)
+    try:
+        _set_dotted(point, path, value, source)
+        scenario_from_dict(point, source, base_dir, check_grid=False)
+    except SpecsimError as error:
+        reason = str(error).removeprefix(f"{source}: ")
+        raise SpecsimError(f"{source}: sweep.grid: {path}={value!r}: {reason}") from None
+
+
 def _set_dotted(raw: dict[str, Any], path: str, value: Any, source: str) -> None:
+    # The leaf may be absent (a field left at its default, e.g. workload.rate_scale); the
+    # mapping that holds it must exist, so a typo in a parent is caught here.
     parts = path.split(".")
     node: Any = raw
     for depth, part in enumerate(parts[:-1]):
         if not isinstance(node, dict) or part not in node:
             walked = ".".join(parts[: depth + 1])
-            raise SpecsimError(f"{source}: sweep.grid: {path!r}: the scenario has no field {walked!r}")
+            raise SpecsimError(f"{source}: {path}: the scenario has no field {walked!r}")
         node = node[part]
     if not isinstance(node, dict):
-        raise SpecsimError(f"{source}: sweep.grid: {path!r}: {'.'.join(parts[:-1])!r} is not a mapping")
+        raise SpecsimError(f"{source}: {path}: {'.'.join(parts[:-1])!r} is not a mapping")
     node[parts[-1]] = value
 
 

@@ -1,11 +1,81 @@
-"""`specsim simulate` (placeholder until its issue lands)."""
+"""`specsim simulate SCENARIO`: one simulated run, its tables in a folder and its summary printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from specsim.errors import SpecsimError
+from specsim.scenario import load_scenario
 
 
 @click.command("simulate")
-def command() -> None:
-    """Not built yet."""
-    raise SpecsimError("'specsim simulate' is not built yet")
+@click.argument("scenario_path", metavar="SCENARIO")
+@click.option("--policy", "policy_spec", default=None, metavar="NAME[:k=v,...]",
+              help="Policy to run (default: the scenario's first).")
+@click.option("--seed", type=int, default=None, help="Seed (default: the scenario's first).")
+@click.option("--profile", "profile_name", default=None,
+              help="A shipped profile name or a profile JSON path, instead of the scenario's.")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a scenario field by dotted path (YAML value), e.g. workload.rate_scale=2.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the tables (default: runs/SCENARIO/POLICY-seedN).")
+def command(scenario_path: str, policy_spec: str | None, seed: int | None, profile_name: str | None,
+            overrides: tuple[str, ...], out_dir: Path | None) -> None:
+    """Simulate one run of SCENARIO under one policy and seed."""
+    from sim.cluster import simulate
+    from specsim.cli.overrides import parse_overrides
+    from specsim.policy import make_policy
+
+    scenario = load_scenario(scenario_path)
+    fields = parse_overrides(overrides)
+    if profile_name is not None:
+        fields["profile"] = profile_name
+    if fields:
+        scenario = scenario.with_fields(fields)
+    spec = policy_spec if policy_spec is not None else scenario.policies[0]
+    label = make_policy(spec).label()
+    run_seed = seed if seed is not None else scenario.seeds[0]
+    if run_seed < 0:
+        raise SpecsimError(f"--seed: must be ≥ 0, got {run_seed}")
+    result = simulate(scenario, spec, run_seed)
+    folder = out_dir or Path("runs") / scenario.name / f"{_slug(label)}-seed{run_seed}"
+    result.write(folder)
+    click.echo(format_summary(result.summary))
+    click.echo(f"tables: {folder}/")
+
+
+def format_summary(summary: dict[str, object]) -> str:
+    rows = [
+        ("policy", summary["policy"]), ("seed", summary["seed"]),
+        ("requests (finished)", f"{summary['requests']} ({summary['finished']})"),
+        ("load", _number(summary["load"], " req/s")),
+        ("throughput", _number(summary["throughput_tokens_per_s"], " tokens/s")),
+        ("goodput", _number(summary["goodput_requests_per_s"], " req/s")),
+        ("SLO attainment", _number(summary["slo_attainment"], "", percent=True)),
+        ("TTFT p50 / p99",
+         f"{_number(summary['ttft_p50_s'], ' s')} / {_number(summary['ttft_p99_s'], ' s')}"),
+        ("TPOT p50 / p99",
+         f"{_number(summary['tpot_p50_s'], ' s', scale=1e3, unit_scaled=' ms')} / "
+         f"{_number(summary['tpot_p99_s'], ' s', scale=1e3, unit_scaled=' ms')}"),
+        ("mean k", _number(summary["mean_k"], "")),
+        ("mean accepted length", _number(summary["mean_accepted_length"], " tokens/step")),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _number(value: object, unit: str, percent: bool = False, scale: float = 1.0,
+            unit_scaled: str | None = None) -> str:
+    if not isinstance(value, (int, float)) or value != value:  # NaN: undefined, e.g. nothing finished
+        return "n/a"
+    if percent:
+        return f"{100 * value:.1f}%"
+    if unit_scaled is not None:
+        return f"{value * scale:.2f}{unit_scaled}"
+    return f"{value:.4g}{unit}"
+
+
+def _slug(label: str) -> str:
+    return "".join(char if char.isalnum() or char in "-_.=" else "_" for char in label)

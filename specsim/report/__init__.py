@@ -1,0 +1,1 @@
+"""HTML reports built from a run's or a sweep's tables."""
