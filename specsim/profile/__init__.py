@@ -16,7 +16,7 @@ from specsim.errors import SpecsimError, validation_error
 from specsim.profile.schema import SCHEMA_VERSION, Profile
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "profiles"
-DEFAULT_PROFILE = "h100-llama2-7b-llama-68m"
+DEFAULT_PROFILE = "h100-llama2-7b-llama-68m-measured"
 
 __all__ = [
     "DEFAULT_PROFILE",
