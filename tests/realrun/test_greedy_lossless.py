@@ -1,0 +1,59 @@
+"""Greedy speculative decoding is lossless: every request's tokens equal the target's own greedy
+`generate()` output, at batch 1 and in batches with mixed k (plain rows, pruned rows, drafts
+stopped early)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from realrun.serve import serve
+from specsim.policy import POLICIES
+from tests.realrun.conftest import small_scenario
+from tests.realrun.policies import MixedPolicy, StopEarlyPolicy
+
+
+def _reference(target, prompt: list[int], new_tokens: int) -> list[int]:
+    with torch.inference_mode():
+        output = target.generate(torch.tensor([prompt]), max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                                 do_sample=False)
+    return output[0, len(prompt):].tolist()
+
+
+def _check(result, target) -> None:
+    table = result.requests
+    assert table["finish_s"].notna().all()
+    for index, prompt in enumerate(result.prompts):
+        produced = result.outputs[index]
+        assert len(produced) == table.loc[index, "output_tokens"]
+        assert produced == _reference(target, prompt, len(produced)), f"request {index} diverged"
+
+
+def test_batch_one_fixed_k_matches_generate(tiny_pair, tiny_models):
+    _, target_dir, draft_dir = tiny_pair
+    result = serve(small_scenario(max_batch_size=1, count=3), "fixed:k=4", 0, target_dir, draft_dir,
+                   show_progress=False)
+    assert result.requests["accepted_tokens"].sum() > 0
+    assert (result.requests["verified_tokens"] > result.requests["accepted_tokens"]).any()  # rejections
+    _check(result, tiny_models[0])
+
+
+@pytest.mark.parametrize("policy", [MixedPolicy, StopEarlyPolicy])
+def test_batched_mixed_k_matches_generate(tiny_pair, tiny_models, monkeypatch, policy):
+    monkeypatch.setitem(POLICIES, policy.name, policy)
+    _, target_dir, draft_dir = tiny_pair
+    result = serve(small_scenario(max_batch_size=4, count=6), policy.name, 1, target_dir, draft_dir,
+                   show_progress=False)
+    steps = result.steps
+    assert (steps["batch_size"] > 1).any()
+    assert (steps["k_max"] > steps["k_mean"]).any()  # mixed k in one step
+    assert (result.requests["verified_tokens"] < result.requests["drafted_tokens"]).any()  # pruned
+    _check(result, tiny_models[0])
+
+
+def test_plain_decoding_matches_generate(tiny_pair, tiny_models):
+    _, target_dir, _ = tiny_pair
+    result = serve(small_scenario(max_batch_size=3, count=4), "none", 2, target_dir, None,
+                   show_progress=False)
+    assert result.steps["drafted"].sum() == 0
+    _check(result, tiny_models[0])
