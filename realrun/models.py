@@ -36,8 +36,11 @@ def resolve_device(device: str) -> torch.device:
 
 def load_pair(target: str | Path, draft: str | Path | None, device: str, load_draft: bool,
               dtype: str | None = None, seed: int = 0) -> ModelPair:
+    from transformers.utils import logging
+
     from calibrate.models import load_model
 
+    logging.disable_progress_bar()  # the run has its own progress line; loading bars would mix with it
     torch_device = resolve_device(device)
     dtype = dtype or ("float32" if torch_device.type == "cpu" else "bfloat16")
     target_model = load_model(target, "--target", device, dtype, seed)

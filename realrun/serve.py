@@ -54,6 +54,8 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
     if policy.simulator_only:
         raise SpecsimError(f"policy {label!r} is simulator-only (it knows the future); the real engine "
                            "cannot run it")
+    if policy.uses_draft and draft is None:
+        raise SpecsimError(f"--draft is required: policy {label!r} drafts (only 'none' runs without one)")
     sampling = scenario.decoding == "sampling" if sampling is None else sampling
     profile = profile or load_profile(scenario.profile, relative_to=scenario.base_dir)
     requests = requests if requests is not None else build_requests(scenario, seed)
