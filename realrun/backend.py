@@ -72,7 +72,7 @@ class RealSpeculation:
         rows = None if every else torch.from_numpy(chosen)
         cache = kv.batch(rows, batch if every else len(chosen), counts)
         logits = self._forward(self.draft_model, inputs, cache)
-        last = logits[torch.arange(len(chosen)), (counts - 1).to(self.device)]
+        last = logits[torch.arange(len(chosen), device=self.device), (counts - 1).to(self.device)]
         tokens, confidence, probs = propose(last, self.sampling, self.generator)
         cache.commit(counts)
         chosen_t = torch.from_numpy(chosen)

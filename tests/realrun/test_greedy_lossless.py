@@ -57,3 +57,13 @@ def test_plain_decoding_matches_generate(tiny_pair, tiny_models):
                    show_progress=False)
     assert result.steps["drafted"].sum() == 0
     _check(result, tiny_models[0])
+
+
+def test_preemption_and_recompute_stay_lossless(tiny_pair, tiny_models):
+    """A KV capacity too small for every request at once: the newest is preempted, later
+    recomputed from prompt + generated, and still produces the target's greedy tokens."""
+    _, target_dir, draft_dir = tiny_pair
+    scenario = small_scenario(max_batch_size=3, count=4, output_tokens=24, kv_capacity_tokens=90)
+    result = serve(scenario, "fixed:k=3", 4, target_dir, draft_dir, show_progress=False)
+    assert result.details["preemptions"] > 0
+    _check(result, tiny_models[0])

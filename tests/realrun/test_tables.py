@@ -81,3 +81,22 @@ def test_refusals(tiny_pair, monkeypatch):
     with pytest.raises(SpecsimError, match=r"lower cluster\.max_batch_size"):
         serve(small_scenario(max_batch_size=10**9, max_batch_tokens=10**9), "none", 0, target_dir, None,
               show_progress=False)
+
+
+def test_interrupt_keeps_finished_requests(tiny_pair, monkeypatch):
+    """Ctrl-C (KeyboardInterrupt) mid-run: the run returns, finished rows are kept, the rest are
+    reported unfinished."""
+    from realrun import progress
+
+    def interrupt_after_two(self, replica):
+        if self.log.finished >= 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(progress.Progress, "update", interrupt_after_two)
+    _, target_dir, draft_dir = tiny_pair
+    result = serve(small_scenario(max_batch_size=1, count=4, output_tokens=8), "fixed:k=2", 0, target_dir,
+                   draft_dir, show_progress=True)
+    assert result.details["interrupted"] is True
+    finished = result.requests["finish_s"].notna()
+    assert finished.sum() == 2 and result.summary["finished"] == 2
+    assert (result.requests.loc[finished, "output_tokens"] == 8).all()
