@@ -111,6 +111,8 @@ class RealReplica:
 
         index = request.index
         if request.prefilled == 0:  # a new prefill, or the recompute after a preemption
+            if index in self.slot_request:  # a preempted request's old slot is not its cache any more
+                self.slot_request[self.slot_request.index(index)] = -1
             draft = self.pair.draft if self.policy.uses_draft else None
             self.staging[index] = (DynamicCache(config=self.pair.target.config),
                                    DynamicCache(config=draft.config) if draft is not None else None)

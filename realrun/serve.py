@@ -11,6 +11,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -33,6 +34,16 @@ from specsim.results import RunResult
 from specsim.scenario import Scenario, build_requests, request_latents, rng_for
 from specsim.workload.requests import Requests
 
+
+@dataclass
+class RealRunResult(RunResult):
+    """A RunResult plus the token ids: each request's prompt and what it generated (tests and
+    benchmarks compare them; `write` leaves them out)."""
+
+    prompts: list[list[int]] = field(default_factory=list)
+    outputs: list[list[int]] = field(default_factory=list)
+
+
 STREAM_PROMPTS = 200  # the real engine's own random stream: which prompt each request gets
 STREAM_SAMPLING = 201
 
@@ -40,7 +51,7 @@ STREAM_SAMPLING = 201
 def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | Path,
           draft: str | Path | None, device: str = "cpu", sampling: bool | None = None,
           show_progress: bool = True, *, profile: Profile | None = None, prompts: str | Path | None = None,
-          requests: Requests | None = None, dtype: str | None = None) -> RunResult:
+          requests: Requests | None = None, dtype: str | None = None) -> RealRunResult:
     """Replay the scenario's requests (arrivals in real time) on the target/draft pair under the
     policy; Ctrl-C stops early and keeps every finished request's row. `sampling` None: the
     scenario's `decoding`. `profile` (default: the scenario's) only feeds the policy's cost
@@ -115,10 +126,8 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
         "overhead_share": 1.0 - clock.forward_s / step_total if step_total > 0 else math.nan,
         "torch": torch.__version__,
     }
-    result = RunResult(requests_table, steps_table, summary, details)
-    result.outputs = {i: tokens[len(prompt_ids[i]):] for i, tokens in enumerate(replica.tokens)}  # type: ignore[attr-defined]
-    result.prompts = prompt_ids  # type: ignore[attr-defined]
-    return result
+    outputs = [tokens[len(prompt_ids[i]):] for i, tokens in enumerate(replica.tokens)]
+    return RealRunResult(requests_table, steps_table, summary, details, prompts=prompt_ids, outputs=outputs)
 
 
 def _arrival_window_s(scenario: Scenario, requests: Requests) -> float:
