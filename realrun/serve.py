@@ -76,6 +76,11 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
 
     pair = load_pair(target, draft, device, load_draft=policy.uses_draft, dtype=dtype, seed=seed)
     _check_memory(pair, limits.max_batch_size, slot_capacity, policy.uses_draft)
+    positions = getattr(pair.target.config, "max_position_embeddings", None)
+    if positions is not None and longest + policy.max_draft_tokens + 1 > positions:
+        raise SpecsimError(f"{scenario.source}: workload: a request of {longest} tokens "
+                           f"(+ {policy.max_draft_tokens + 1} lookahead) exceeds the target's {positions} "
+                           "positions; clamp the prompt/output lengths")
     prompt_file = find_prompt_file(target, prompts)
     prompt_ids = request_prompts(requests, prompt_file, pair.tokenizer, pair.vocab_size,
                                  rng_for(seed, STREAM_PROMPTS))
