@@ -68,7 +68,7 @@ class RealSpeculation:
             pending = [self.rows[i][lengths[i]:] for i in chosen]
         else:
             pending = [[int(self.draft_tokens[i, position - 1])] for i in chosen]
-        inputs, counts = _right_padded(pending)
+        inputs, counts = right_padded(pending)
         rows = None if every else torch.from_numpy(chosen)
         cache = kv.batch(rows, batch if every else len(chosen), counts)
         logits = self._forward(self.draft_model, inputs, cache)
@@ -96,7 +96,7 @@ class RealSpeculation:
             pending = tokens[target_lengths[i]:]
             offsets.append(len(pending) - 1)
             feeds.append(pending + self.draft_tokens[i, : int(verify[i])].tolist())
-        inputs, counts = _right_padded(feeds)
+        inputs, counts = right_padded(feeds)
         cache = kv.batch(None, batch, counts)
         logits = self._forward(self.target_model, inputs, cache)
         # position offset + j predicts the token after draft j (j = 0: after the last token)
@@ -132,7 +132,7 @@ class RealSpeculation:
         return output.logits
 
 
-def _right_padded(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+def right_padded(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     counts = torch.tensor([len(s) for s in sequences], dtype=torch.long)
     inputs = torch.zeros(len(sequences), int(counts.max()), dtype=torch.long)
     for i, sequence in enumerate(sequences):

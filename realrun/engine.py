@@ -8,12 +8,12 @@ Step, as in the simulator:
 
 - Arrivals: request i becomes visible to the scheduler only once the run clock passes its
   arrival time; when there is nothing to do the loop sleeps until the next arrival.
-- Prefill: each scheduled chunk is one forward of that request alone into its own staging
-  DynamicCache (target, and draft when the policy drafts); when its last chunk is done, the
-  target's next token is chosen and the staging caches wait until the request takes its decode
-  row, where they are copied into the request's KV slot (`_sync_slots`).
-- Slots: KV slot s always holds decode row s. The scheduler refills a leaving row with the last
-  row; `_sync_slots` mirrors that with slot moves before every decode step.
+- Prefill: the step's chunks run as one batched forward (target, and draft when the policy
+  drafts), each request's chunk written into its own KV slot; when a request's last chunk is
+  done, the target's next token is chosen from the logits at its last prompt position.
+- Slots: KV slot s holds decode row s; prefilling requests hold slots above the decode rows.
+  The scheduler refills a leaving row with the last row and appends joining requests;
+  `_sync_slots` mirrors that with slot moves (one request's cache each) before every step.
 - A preempted request keeps its tokens; its recompute prefill re-feeds prompt + generated.
 - Generation ignores EOS: lengths come from the workload, and the scheduler caps k so that a
   request never produces more than its output length.
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from realrun.acceptance import next_token
-from realrun.backend import RealSpeculation
+from realrun.backend import RealSpeculation, right_padded
 from realrun.clock import Clock
 from realrun.kv import SlotKV
 from realrun.models import ModelPair
@@ -55,8 +55,8 @@ class RealReplica:
         self.generator = torch.Generator(device=pair.device).manual_seed(seed) if sampling else None
         self.backend = RealSpeculation(pair.target, pair.draft if policy.uses_draft else None, self.target_kv,
                                        self.draft_kv, sampling, self.generator, clock)
-        self.slot_request: list[int] = []  # request index in each occupied slot (= decode row)
-        self.staging: dict[int, tuple[object, object | None]] = {}  # prefill caches by request
+        self.slots = slots
+        self.slot_of: dict[int, int] = {}  # request index → its KV slot (decode row, or above for prefill)
         self.steps = 0
 
     # -- the loop ------------------------------------------------------------------------------
@@ -84,17 +84,16 @@ class RealReplica:
                     continue
                 result: SpeculationResult | None = None
                 draft_s = verify_s = prefill_s = 0.0
+                self._sync_slots()
                 if plan.view is not None:
-                    self._sync_slots()
-                    rows = [self.tokens[i] for i in self.slot_request]
+                    rows = [self.tokens[i] for i in scheduler.decode.index[: scheduler.decode.size].tolist()]
                     longest = int(plan.draft_lengths.max()) if len(plan.draft_lengths) else 0
                     self.backend.begin(rows, longest)
                     result = speculate(self.policy, plan, self.backend)
                     draft_s, verify_s = self.backend.draft_s, self.backend.verify_s
                 if plan.prefill:
                     started = clock.now()
-                    for request, chunk in plan.prefill:
-                        self._prefill(request, chunk)
+                    self._prefill(plan.prefill)
                     prefill_s = clock.now() - started
                 end = clock.now()
                 times = StepTimes(draft_s, verify_s, prefill_s, end - now)
@@ -106,52 +105,66 @@ class RealReplica:
                     on_step(self)
 
     # -- prefill -------------------------------------------------------------------------------
-    def _prefill(self, request, chunk: int) -> None:
-        from transformers import DynamicCache
+    def _prefill(self, chunks: list) -> None:
+        """One batched forward over every scheduled chunk (each request into its own slot)."""
+        slots, feeds = [], []
+        for request, chunk in chunks:
+            slot = self.slot_of[request.index]
+            if request.prefilled == 0:  # a new prefill, or the recompute after a preemption
+                for kv in (self.target_kv, self.draft_kv):
+                    if kv is not None:
+                        kv.lengths[slot] = 0
+            slots.append(slot)
+            feeds.append(self.tokens[request.index][request.prefilled: request.prefilled + chunk])
+        inputs, counts = right_padded(feeds)
+        inputs = inputs.to(self.pair.device)
+        rows = torch.tensor(slots)
+        last = counts - 1  # only the logits at each chunk's last token are needed
+        keep, where = torch.unique(last, return_inverse=True)
+        cache = self.target_kv.batch(rows, len(slots), counts)
+        logits = self.clock.forward(self.pair.target, input_ids=inputs, past_key_values=cache,
+                                    attention_mask=cache.mask, position_ids=cache.position_ids,
+                                    use_cache=True, logits_to_keep=keep.to(self.pair.device)).logits
+        cache.commit(counts)
+        if self.draft_kv is not None:
+            cache = self.draft_kv.batch(rows, len(slots), counts)
+            self.clock.forward(self.pair.draft, input_ids=inputs, past_key_values=cache,
+                               attention_mask=cache.mask, position_ids=cache.position_ids, use_cache=True,
+                               logits_to_keep=1)
+            cache.commit(counts)
+        done = [i for i, (request, chunk) in enumerate(chunks)
+                if request.prefilled + chunk >= request.prefill_tokens
+                and len(self.tokens[request.index]) == request.prefill_tokens]
+        if done:
+            index = torch.tensor(done)
+            at = logits[index.to(logits.device), where[index].to(logits.device)]
+            chosen = next_token(at, self.sampling, self.generator).tolist()
+            for i, token in zip(done, chosen, strict=True):
+                self.tokens[chunks[i][0].index].append(int(token))
 
-        index = request.index
-        if request.prefilled == 0:  # a new prefill, or the recompute after a preemption
-            if index in self.slot_request:  # a preempted request's old slot is not its cache any more
-                self.slot_request[self.slot_request.index(index)] = -1
-            draft = self.pair.draft if self.policy.uses_draft else None
-            self.staging[index] = (DynamicCache(config=self.pair.target.config),
-                                   DynamicCache(config=draft.config) if draft is not None else None)
-        tokens = self.tokens[index]
-        start = request.prefilled
-        ids = torch.tensor([tokens[start: start + chunk]], device=self.pair.device)
-        positions = torch.arange(start, start + chunk, device=self.pair.device)[None]
-        target_cache, draft_cache = self.staging[index]
-        logits = self.clock.forward(self.pair.target, input_ids=ids, position_ids=positions,
-                                    past_key_values=target_cache, use_cache=True, logits_to_keep=1).logits
-        if draft_cache is not None:
-            self.clock.forward(self.pair.draft, input_ids=ids, position_ids=positions,
-                               past_key_values=draft_cache, use_cache=True, logits_to_keep=1)
-        if start + chunk >= request.prefill_tokens and len(tokens) == request.prefill_tokens:
-            tokens.append(int(next_token(logits[:, -1], self.sampling, self.generator)[0]))
-
-    # -- KV slots follow decode rows -----------------------------------------------------------
+    # -- KV slots follow the scheduler -------------------------------------------------------
     def _sync_slots(self) -> None:
-        decode = self.scheduler.decode
-        wanted = decode.index[: decode.size].tolist()
-        where = {request: slot for slot, request in enumerate(self.slot_request)}
-        sources, destinations, loads = [], [], []
-        for row, request in enumerate(wanted):
-            slot = where.get(request)
-            if slot is None:
-                loads.append((row, request))
-            elif slot != row:
-                sources.append(slot)
-                destinations.append(row)
+        """Decode row r → slot r; prefilling requests → slots above the decode rows (kept where
+        they are when possible). Moves copy one request's cache each; a request that left
+        (finished or preempted) frees its slot."""
+        scheduler = self.scheduler
+        decode = scheduler.decode
+        size = decode.size
+        assign = {request: row for row, request in enumerate(decode.index[:size].tolist())}
+        prefilling = [r.index for r in scheduler.prefilling]
+        kept = {self.slot_of[r] for r in prefilling if self.slot_of.get(r, -1) >= size}
+        free = iter(sorted(set(range(size, self.slots)) - kept))
+        for request in prefilling:
+            slot = self.slot_of.get(request, -1)
+            assign[request] = slot if slot >= size else next(free)
+        sources, destinations = [], []
+        for request, slot in assign.items():
+            old = self.slot_of.get(request)
+            if old is not None and old != slot:
+                sources.append(old)
+                destinations.append(slot)
         for kv in (self.target_kv, self.draft_kv):
             if kv is not None:
                 kv.move(sources, destinations)
-        for row, request in loads:
-            target_cache, draft_cache = self.staging.pop(request)
-            self.target_kv.load(row, target_cache)
-            if self.draft_kv is not None and draft_cache is not None:
-                self.draft_kv.load(row, draft_cache)
-        self.slot_request = wanted
-        # prefills that ended their request (one-token outputs) leave staging caches behind
-        prefilling = {r.index for r in self.scheduler.prefilling}
-        for request in [r for r in self.staging if r not in prefilling]:
-            del self.staging[request]
+        self.slot_of = assign
+

@@ -67,3 +67,16 @@ def test_preemption_and_recompute_stay_lossless(tiny_pair, tiny_models):
     result = serve(scenario, "fixed:k=3", 4, target_dir, draft_dir, show_progress=False)
     assert result.details["preemptions"] > 0
     _check(result, tiny_models[0])
+
+
+def test_chunked_batched_prefill_stays_lossless(tiny_pair, tiny_models):
+    """A token budget smaller than a prompt: prompts are prefilled in chunks, several requests'
+    chunks in one forward, next to decoding requests."""
+    _, target_dir, draft_dir = tiny_pair
+    scenario = small_scenario(max_batch_size=3, count=4, prompt_tokens=20, output_tokens=16,
+                              max_batch_tokens=13)
+    result = serve(scenario, "fixed:k=2", 5, target_dir, draft_dir, show_progress=False)
+    steps = result.steps
+    assert (steps["prefill_tokens"] > 0).sum() >= 4 * 2  # every prompt took ≥ 2 chunks
+    assert ((steps["prefill_tokens"] > 0) & (steps["batch_size"] > 0)).any()  # mixed steps
+    _check(result, tiny_models[0])
