@@ -1,9 +1,9 @@
 """Per-request KV caches for one model, as fixed slots of one preallocated tensor per layer.
 
-Layout: `keys[layer]` / `values[layer]` are [slots, kv_heads, capacity, head_dim]; slot s holds
-the request in decode row s (the engine keeps slots aligned with the scheduler's `DecodeBatch`
-rows, moving one request's cache when a row is refilled), and `lengths[s]` counts its valid
-tokens.
+Layout: `keys[layer]` / `values[layer]` are [slots, kv_heads, capacity, head_dim], one slot per
+running request (max_batch_size slots); `lengths[s]` counts slot s's valid tokens. The engine
+keeps slot s = decode row s of the scheduler's `DecodeBatch` (moving one request's cache when a
+row is refilled), and prefilling requests in the slots above.
 
 Rollback choice — *length cropping per slot*: a step writes every row's new tokens at positions
 `lengths[s] + j`; after verification the engine only lowers `lengths[s]` to the accepted prefix.
@@ -16,8 +16,8 @@ sliced to that length.
 
 A forward runs over a `BatchCache`: a duck-typed transformers cache (`update(k, v, layer)` is all
 the Llama-style models call when given a 4-D mask and `position_ids`). For the whole decode batch
-(rows 0..B-1) it reads and writes the storage in place; for a subset of rows (a partial draft
-pass) it writes new entries in place and returns a gathered copy.
+(rows 0..B-1) it reads and writes the storage in place; for other slots (a partial draft pass,
+prefill chunks) it writes new entries in place and returns a gathered copy.
 """
 
 from __future__ import annotations

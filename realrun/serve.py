@@ -73,6 +73,11 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
     limits = _limits(scenario, profile)
     longest = int((requests.prompt_tokens + requests.output_tokens).max()) if len(requests) else 1
     slot_capacity = longest + policy.max_draft_tokens + 2  # + one scratch column (kv.py)
+    if longest + policy.max_draft_tokens + 1 > limits.kv_capacity_tokens:  # as the simulator checks
+        raise SpecsimError(
+            f"{scenario.source}: cluster.kv_capacity_tokens: {limits.kv_capacity_tokens} tokens cannot "
+            f"hold the largest request ({longest} tokens + {policy.max_draft_tokens + 1} lookahead); raise "
+            "it or clamp the lengths")
 
     pair = load_pair(target, draft, device, load_draft=policy.uses_draft, dtype=dtype, seed=seed)
     _check_memory(pair, limits.max_batch_size, slot_capacity, policy.uses_draft)

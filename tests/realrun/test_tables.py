@@ -76,6 +76,8 @@ def test_refusals(tiny_pair, monkeypatch):
         serve(small_scenario(), Seer.name, 0, target_dir, draft_dir, show_progress=False)
     with pytest.raises(SpecsimError, match=r"cluster\.replicas"):
         serve(small_scenario(replicas=2), "none", 0, target_dir, None, show_progress=False)
+    with pytest.raises(SpecsimError, match="cannot hold the largest request"):
+        serve(small_scenario(kv_capacity_tokens=30), "none", 0, target_dir, None, show_progress=False)
     with pytest.raises(SpecsimError, match="--draft is required"):
         serve(small_scenario(), "fixed:k=2", 0, target_dir, None, show_progress=False)
     with pytest.raises(SpecsimError, match=r"lower cluster\.max_batch_size"):
