@@ -18,7 +18,7 @@ def make_router(kind: str, replicas: list[SimReplica]) -> Callable[[int], SimRep
         log = replicas[0].scheduler.log
 
         def outstanding(replica: SimReplica) -> int:
-            return replica.submitted_work_tokens - log.finished_work_tokens[replica.scheduler.replica]
+            return replica.submitted_work_tokens - log.finished_work_tokens.get(replica.scheduler.replica, 0)
 
         return lambda index: min(replicas, key=outstanding)
     raise ValueError(f"unknown router {kind!r}")
