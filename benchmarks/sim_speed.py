@@ -38,7 +38,7 @@ CATEGORIES = {"chat": 0.4, "code": 0.2, "summarisation": 0.15, "math": 0.1, "tra
 def bursty_scenario(replicas: int, duration_s: float, name: str = "bursty") -> Scenario:
     """MMPP traffic switching between a calm and a burst state, scaled with the replica count;
     lognormal prompt and output lengths; an H100 / Llama-2-7B profile."""
-    per_replica_calm, per_replica_burst = 2.0, 7.5  # requests/s per replica
+    per_replica_calm, per_replica_burst = 6.0, 20.0  # requests/s per replica
     raw: dict[str, Any] = {
         "name": name,
         "profile": DEFAULT_PROFILE,
