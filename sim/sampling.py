@@ -87,6 +87,18 @@ class SampledSpeculation:
         self.prefix = self._ring_prefix[slot, :size]
         return self.prefix
 
+    def ring_position(self) -> tuple[int, int]:
+        """(the slot `begin_step` took last, how many slots from it on are filled)."""
+        return self._slot - 1, STEPS_AHEAD - self._slot + 1
+
+    def ring_prefix(self, first: int, steps: int, size: int) -> np.ndarray:
+        """Accepted prefixes (all K verified) of `steps` slots from `first`, rows [0:size]."""
+        return self._ring_prefix[first:first + steps, :size]
+
+    def ring_advance(self, steps: int) -> None:
+        """Mark `steps` more slots as used (steps run without `begin_step`)."""
+        self._slot += steps
+
     def expect(self, plan: StepPlan) -> None:
         """The step's planned lengths and their max/min, so `draft` need not recompute them."""
         self._plan_lengths = plan.draft_lengths

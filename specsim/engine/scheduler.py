@@ -342,6 +342,54 @@ class Scheduler:
                 self.log.finish(request, self.replica, end_s)
         return outcome, drafted_total, verified_total, accepted_total, k_max, speculating
 
+    # -- several steps at once (the simulator, for policies whose every step is known) -----------
+    def decode_only(self) -> bool:
+        """Only decoding: nobody waits or prefills, so until a request finishes, is preempted or
+        arrives, every step has the same rows and no prefill."""
+        return bool(self.decode.size) and not self.waiting and not self.prefilling
+
+    def kv_slack_tokens(self) -> int:
+        """Tokens the decoding rows may still add before admission's check preempts one."""
+        return self.limits.kv_capacity_tokens - self.kv_reserved_tokens - self.running * self.lookahead_tokens
+
+    def plain_steps_ahead(self) -> int:
+        """How many plain-decoding steps (every k = 0, no prefill) can run from now on before the
+        decode set could change (see `decode_only`); 0 when not decode-only."""
+        if not self.decode_only():
+            return 0
+        size = self.decode.size
+        # each step adds one token per row: a row with r tokens left finishes in step r
+        steps = self._min_remaining_tokens() - 1
+        # before step j ≥ 2, admission's preemption check sees kv + (j − 1)·size
+        return max(0, min(steps, self.kv_slack_tokens() // size + 1))
+
+    def complete_uniform_steps(self, rows: list[tuple[float | int, ...]], k: int,
+                               produced: np.ndarray | int, last_accepted: np.ndarray | int) -> None:
+        """Apply len(rows) decode-only steps in which every request drafted and verified k tokens
+        (what `complete` would do step by step); `produced`: tokens each request produced over
+        them, `last_accepted`: the last step's accepted prefixes; `rows`: the steps-table rows."""
+        steps = len(rows)
+        decode = self.decode
+        size = decode.size
+        decode.generated[:size] += produced
+        decode.context_tokens[:size] += produced
+        decode.steps[:size] += steps
+        if k:
+            decode.drafted[:size] += steps * k
+            decode.verified[:size] += steps * k
+            decode.accepted[:size] += produced - steps
+        decode.last_verified[:size] = k
+        decode.last_accepted[:size] = last_accepted
+        total = produced * size if isinstance(produced, int) else int(produced.sum())
+        self.kv_reserved_tokens += total
+        self._context_sum += total
+        if isinstance(produced, int):
+            if self._min_remaining is not None:
+                self._min_remaining -= produced
+        else:
+            self._min_remaining = None
+        self.log.step_rows.extend(rows)
+
     def _finish_prefill(self, request: RequestState, end_s: float) -> None:
         self.prefilling.remove(request)
         self.kv_reserved_tokens -= request.prefill_tokens
