@@ -138,8 +138,8 @@ class SimReplica:
         if size * (k + 1) > scheduler.limits.max_batch_tokens:
             return 0
         first, ahead = backend.ring_position()
-        if ahead < 2:
-            return 0
+        if ahead < 2 or scheduler._min_remaining_tokens() < 2 * k + 3:
+            return 0  # not two steps without a cap or a finish
         prefix = backend.ring_prefix(first, ahead, size)  # [ahead, size] accepted if k verified
         produced = np.cumsum(prefix + 1, axis=0)  # tokens each request produced by each step's end
         remaining = decode.output_tokens[:size] - decode.generated[:size]
