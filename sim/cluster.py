@@ -57,6 +57,8 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
         env.process(replica.run())
     window_s = arrival_window_s(scenario, requests)
     drain_s = scenario.drain_s if scenario.drain_s is not None else window_s
+    for replica in replicas:
+        replica.horizon_s = window_s + drain_s
     if len(requests):
         env.run(until=env.any_of([all_done, env.timeout(window_s + drain_s)]))
     for replica in replicas:

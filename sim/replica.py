@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
+import numpy as np
 import simpy
 
 from sim.sampling import SampledSpeculation
@@ -12,6 +13,7 @@ from specsim.engine.scheduler import Scheduler, SpeculationResult, StepTimes
 from specsim.engine.speculation import speculate
 from specsim.policy.base import Policy
 from specsim.policy.cost import CostEstimator
+from specsim.policy.simple import FixedLength
 
 
 class SimReplica:
@@ -24,49 +26,186 @@ class SimReplica:
         self.cost = cost
         self.submitted_work_tokens = 0  # prompt + output tokens routed here (for the router)
         self._wakeup: simpy.Event | None = None
+        self.horizon_s = float("inf")  # the run stops here: fused steps never cross it
+        requests = scheduler.requests
+        self._work_tokens = (requests.prompt_tokens + requests.output_tokens).tolist()
 
     def submit(self, index: int) -> None:
         self.scheduler.enqueue(index)
-        requests = self.scheduler.requests
-        self.submitted_work_tokens += int(requests.prompt_tokens[index] + requests.output_tokens[index])
+        self.submitted_work_tokens += self._work_tokens[index]
         if self._wakeup is not None and not self._wakeup.triggered:
             self._wakeup.succeed()
 
     def run(self) -> Generator[simpy.Event, None, None]:
         env, scheduler, policy, backend, cost = self.env, self.scheduler, self.policy, self.backend, self.cost
-        decode = scheduler.decode
         latency = cost.latency
+        overhead_s = latency.step_overhead_s
+        uses_draft = policy.uses_draft
         knows_future = policy.simulator_only
+        speculative = policy.max_draft_tokens > 0
+        if speculative:
+            backend.attach(scheduler.decode, policy.max_draft_tokens)
+        observes = type(policy).observe is not Policy.observe  # the default observe does nothing
+        scheduler.build_outcomes = observes
+        # a policy with every hook at its default decides nothing: k = 0 for all, every step
+        plain = not speculative and not knows_future and all(
+            getattr(type(policy), hook) is getattr(Policy, hook)
+            for hook in ("plan_draft", "continue_drafting", "plan_verify", "observe"))
+        # fixed(k) exactly (not a subclass): every step plans k for all, the other hooks default
+        fixed_k = policy.k if type(policy) is FixedLength and speculative and not knows_future else 0
+        timeout = env.timeout
         while True:
             now = env.now
             view = scheduler.admit(now)
-            if view is not None and knows_future:
-                size = decode.size
-                view.future_accepted = backend.prepare(decode.category[:size], decode.latent[:size],
-                                                       policy.max_draft_tokens)
+            if view is not None and speculative:
+                future = backend.begin_step()
+                if knows_future:
+                    view.future_accepted = future.copy()
             plan = scheduler.plan(now, view, policy)
             if plan is None:
                 self._wakeup = env.event()
                 yield self._wakeup
                 self._wakeup = None
                 continue
+            if plan.view is not None and not plan.prefill:
+                if plain:
+                    ahead = scheduler.plain_steps_ahead()
+                    if ahead >= 2:
+                        yield from self._plain_steps(ahead, now)
+                        continue
+                elif fixed_k and scheduler.decode_only() and plan.shortest == fixed_k:
+                    if (yield from self._fixed_steps(fixed_k, now)):
+                        continue
             result: SpeculationResult | None = None
             draft_s = verify_s = 0.0
             if plan.view is not None:
-                if not knows_future:
-                    size = decode.size
-                    longest = int(plan.draft_lengths.max())
-                    backend.prepare(decode.category[:size], decode.latent[:size], longest)
+                backend.expect(plan)
                 result = speculate(policy, plan, backend)
                 context = plan.view.mean_context_tokens
-                draft_s = cost.draft_s(result.drafted, context)
-                verify_s = cost.verify_s(result.verified, context)
+                drafted, verified = result.drafted, result.verified
+                if drafted is plan.draft_lengths:
+                    draft_s = cost.draft_s_known(drafted, plan.longest, plan.shortest, context)
+                else:
+                    draft_s = cost.draft_s(drafted, context)
+                if verified is plan.draft_lengths:
+                    verified_total = plan.draft_total
+                else:
+                    verified_total = int(verified.sum())
+                verify_s = cost.verify_s_known(len(verified), verified_total, context)
             chunks = len(plan.prefill)
-            prefill_s = latency.prefill_s(chunks, plan.prefill_tokens / chunks, policy.uses_draft) \
-                if chunks else 0.0
-            step_s = draft_s + verify_s + prefill_s + latency.step_overhead_s
-            yield env.timeout(step_s)
+            prefill_s = latency.prefill_s(chunks, plan.prefill_tokens / chunks, uses_draft) if chunks else 0.0
+            step_s = draft_s + verify_s + prefill_s + overhead_s
+            yield timeout(step_s)
             times = StepTimes(draft_s, verify_s, prefill_s, step_s)
             outcome = scheduler.complete(plan, result, times, env.now)
-            if outcome is not None:
+            if outcome is not None and observes:
                 policy.observe(outcome)
+
+    def _plain_steps(self, ahead: int, now: float) -> Generator[simpy.Event, None, None]:
+        """Up to `ahead` plain-decoding steps as one wait: with no drafting, no prefill and no
+        finish, every step adds a token per request and its time follows from the batch size and
+        the mean context alone."""
+        scheduler = self.scheduler
+        latency = self.cost.latency
+        verify_s, overhead_s = latency.verify_s, latency.step_overhead_s
+        size = scheduler.decode.size
+        context = scheduler._context_sum
+        replica = scheduler.replica
+        horizon = self.horizon_s
+        rows: list[tuple[float | int, ...]] = []
+        start = now
+        for _ in range(ahead):
+            forward_s = verify_s(size, 1.0, context / size)
+            step_s = forward_s + overhead_s
+            end = start + step_s
+            if end >= horizon:
+                break
+            rows.append((start, replica, size, 0, 0, 0, 0, 0.0, 0, 0.0, forward_s, step_s, 0.0, 0))
+            start = end
+            context += size
+        kept = yield from self._wait_rows(rows, now)
+        if kept:
+            scheduler.complete_uniform_steps(rows[:kept], 0, kept, 0)
+
+    def _fixed_steps(self, k: int, now: float) -> Generator[simpy.Event, None, int]:
+        """Steps of `fixed(k)` as one wait, while every request drafts k (no cap applies), none
+        finishes and nobody is preempted or arrives. Each step takes the next slot of the
+        sampling ring, as step by step, so the tables are the same. Returns the steps run (0:
+        none could be, the caller runs this step the ordinary way)."""
+        scheduler, backend = self.scheduler, self.backend
+        decode = scheduler.decode
+        size = decode.size
+        if size * (k + 1) > scheduler.limits.max_batch_tokens:
+            return 0
+        first, ahead = backend.ring_position()
+        if ahead < 2 or scheduler._min_remaining_tokens() < 2 * k + 3:
+            return 0  # not two steps without a cap or a finish
+        prefix = backend.ring_prefix(first, ahead, size)  # [ahead, size] accepted if k verified
+        produced = np.cumsum(prefix + 1, axis=0)  # tokens each request produced by each step's end
+        remaining = decode.output_tokens[:size] - decode.generated[:size]
+        # step j runs with no cap (k ≤ remaining − 1) and no finish iff remaining before it ≥ k + 2
+        least = np.empty(ahead, dtype=np.int64)
+        least[0] = remaining.min()
+        least[1:] = (remaining - produced[:-1]).min(axis=1)
+        totals = produced.sum(axis=1).tolist()  # cumulative Σ tokens at each step's end
+        ok = (least >= k + 2).tolist()
+        slack = scheduler.kv_slack_tokens()
+        steps = 0
+        while steps < ahead and ok[steps] and (steps == 0 or totals[steps - 1] <= slack):
+            steps += 1
+        if steps < 2:
+            return 0
+        latency = self.cost.latency
+        draft_step_s, verify_s, overhead_s = latency.draft_step_s, latency.verify_s, latency.step_overhead_s
+        replica = scheduler.replica
+        horizon = self.horizon_s
+        drafted = size * k
+        tokens_per_request = 1.0 + float(drafted) / size
+        k_mean = drafted / size
+        context0 = scheduler._context_sum
+        rows: list[tuple[float | int, ...]] = []
+        start = now
+        before = 0
+        for step in range(steps):
+            context = (context0 + before) / size
+            draft_s = k * draft_step_s(size, context)
+            forward_s = verify_s(size, tokens_per_request, context)
+            step_s = draft_s + forward_s + 0.0 + overhead_s
+            end = start + step_s
+            if end >= horizon:
+                break
+            after = totals[step]
+            rows.append((start, replica, size, 0, drafted, drafted, after - before - size, k_mean, k,
+                         draft_s, forward_s, step_s, 0.0, size))
+            start = end
+            before = after
+        if len(rows) < 2:
+            return 0
+        kept = yield from self._wait_rows(rows, now)
+        backend.ring_advance(kept - 1)  # the first step's slot was taken by begin_step
+        scheduler.complete_uniform_steps(rows[:kept], k, produced[kept - 1], prefix[kept - 1].copy())
+        return kept
+
+    def _wait_rows(self, rows: list[tuple[float | int, ...]],
+                   now: float) -> Generator[simpy.Event, None, int]:
+        """Wait through consecutive steps (their steps-table rows); an arrival routed here cuts the
+        wait after the step in progress, so the request is admitted when it would have been step
+        by step. Returns how many of the steps ran."""
+        if not rows:
+            return 0
+        env = self.env
+        end = rows[-1][0] + rows[-1][11]
+        wake = env.event()
+        self._wakeup = wake
+        env.timeout(end - now).callbacks.append(lambda _: wake.triggered or wake.succeed())
+        yield wake
+        self._wakeup = None
+        kept = len(rows)
+        cut = env.now
+        if cut < end:
+            # the steps that had started by the arrival run to their end
+            kept = sum(1 for row in rows if row[0] <= cut)
+            end = rows[kept - 1][0] + rows[kept - 1][11]
+            if end > cut:
+                yield env.timeout(end - cut)
+        return kept

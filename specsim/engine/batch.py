@@ -4,6 +4,7 @@ struct-of-arrays `DecodeBatch` while decoding (so policies see numpy arrays, not
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +67,11 @@ class DecodeBatch:
             setattr(self, name, np.zeros(capacity, dtype=np.float64))
         self.context_tokens = np.zeros(capacity, dtype=np.int64)
         self.memory = np.full((capacity, MEMORY_SLOTS), np.nan)
+        # called as on_add(row) after a row is filled and on_move(source, target) when take()
+        # moves the last row into a hole: for per-row data kept elsewhere (the simulator's
+        # pre-sampled acceptance)
+        self.on_add: list[Callable[[int], None]] = []
+        self.on_move: list[Callable[[int, int], None]] = []
 
     # declared for type checkers; created in __init__
     index: np.ndarray
@@ -98,6 +104,11 @@ class DecodeBatch:
         self.context_tokens[row] = request.context_tokens
         self.memory[row] = request.memory
         self.size += 1
+        for listener in self.on_add:
+            listener(row)
+
+    def _columns(self) -> list[np.ndarray]:
+        return [getattr(self, name) for name in (*_INT_FIELDS, *_FLOAT_FIELDS, "context_tokens", "memory")]
 
     def take(self, row: int) -> RequestState:
         """Remove a row and return it as a RequestState (for preemption or finishing)."""
@@ -108,8 +119,9 @@ class DecodeBatch:
         )
         last = self.size - 1
         if row != last:
-            for name in (*_INT_FIELDS, *_FLOAT_FIELDS, "context_tokens", "memory"):
-                column = getattr(self, name)
+            for column in self._columns():
                 column[row] = column[last]
+            for listener in self.on_move:
+                listener(last, row)
         self.size = last
         return request

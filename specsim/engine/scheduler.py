@@ -53,6 +53,11 @@ class StepPlan:
     draft_lengths: np.ndarray  # planned k per decoding request, after the engine's caps
     prefill: list[tuple[RequestState, int]]  # (request, tokens of its prompt processed this step)
     prefill_tokens: int
+    # Σ, max and min of draft_lengths when the scheduler planned them (-1: not known); they spare
+    # the engine's hot loop a few numpy reductions per step
+    draft_total: int = -1
+    longest: int = -1
+    shortest: int = -1
 
 
 @dataclass(slots=True)
@@ -88,6 +93,12 @@ class Scheduler:
         self.kv_reserved_tokens = 0  # prefill reservations + decoding contexts
         self._admissions = 0
         self._view: BatchView | None = None  # reused while the decode set is unchanged
+        self._context_sum = 0  # Σ context_tokens over the decoding rows (for the view's mean)
+        self._min_remaining: int | None = None  # min(output − generated) over the rows; None: unknown
+        # False: `complete` returns None instead of a StepOutcome (an engine whose policy keeps
+        # the default, empty `observe` need not build one)
+        self.build_outcomes = True
+        self._default_plan_draft = type(policy).plan_draft is Policy.plan_draft
 
     # -- queue ---------------------------------------------------------------------------------
     def enqueue(self, index: int) -> None:
@@ -128,39 +139,45 @@ class Scheduler:
             return None
         budget = self.limits.max_batch_tokens
         if view is not None:
-            planned = np.asarray(policy.plan_draft(view), dtype=np.int64)
-            draft_lengths = self._cap_draft_lengths(planned, policy.max_draft_tokens)
-            budget -= decoding + int(draft_lengths.sum())
+            if self._default_plan_draft and type(policy).plan_draft is Policy.plan_draft:
+                planned = np.zeros(decoding, dtype=np.int64)  # what the default plan_draft returns
+            else:
+                # a copy: the policy may keep and change the array it returned
+                planned = np.array(policy.plan_draft(view), dtype=np.int64)
+            draft_lengths, total, longest, shortest = self._cap_draft_lengths(
+                planned, policy.max_draft_tokens)
+            budget -= decoding + total
         else:
             draft_lengths = np.zeros(0, dtype=np.int64)
+            total = longest = shortest = 0
         prefill: list[tuple[RequestState, int]] = []
         prefill_tokens = 0
-        for request in self.prefilling:
-            if budget <= 0:
-                break
-            chunk = min(request.prefill_tokens - request.prefilled, budget)
-            prefill.append((request, chunk))
-            prefill_tokens += chunk
-            budget -= chunk
-        return StepPlan(now_s, view, draft_lengths, prefill, prefill_tokens)
+        if self.prefilling:
+            for request in self.prefilling:
+                if budget <= 0:
+                    break
+                chunk = min(request.prefill_tokens - request.prefilled, budget)
+                prefill.append((request, chunk))
+                prefill_tokens += chunk
+                budget -= chunk
+        return StepPlan(now_s, view, draft_lengths, prefill, prefill_tokens, total, longest, shortest)
 
     def complete(self, plan: StepPlan, result: SpeculationResult | None, times: StepTimes,
                  end_s: float) -> StepOutcome | None:
         """Apply a step's results at its end time; returns the outcome for `observe` (None for a
         prefill-only step)."""
         outcome = None
+        batch = len(plan.draft_lengths)
         if plan.view is not None and result is not None:
-            outcome = self._complete_decode(plan, result, times, end_s)
+            outcome, drafted, verified, accepted, k_max, speculating = \
+                self._complete_decode(plan, result, times, end_s)
+        else:
+            drafted = verified = accepted = k_max = speculating = 0
         for request, chunk in plan.prefill:
             request.prefilled += chunk
             if request.prefilled >= request.prefill_tokens:
                 self._finish_prefill(request, end_s)
-        batch = len(plan.draft_lengths)
-        if result is not None and batch:
-            drafted, verified = int(result.drafted.sum()), int(result.verified.sum())
-            accepted, k_max = int(result.accepted.sum()), int(result.drafted.max())
-            speculating = int(np.count_nonzero(result.drafted))
-        else:
+        if not batch:
             drafted = verified = accepted = k_max = speculating = 0
         self.log.add_step(
             plan.start_s, self.replica, batch, plan.prefill_tokens, drafted, verified, accepted,
@@ -211,19 +228,35 @@ class Scheduler:
         request.prefilled = 0
         self.waiting.appendleft(request)
 
-    def _cap_draft_lengths(self, planned: np.ndarray, policy_max: int) -> np.ndarray:
+    def _cap_draft_lengths(self, planned: np.ndarray, policy_max: int) -> tuple[np.ndarray, int, int, int]:
+        """kᵢ clipped to [0, min(remaining − 1, policy max)], then to the token budget; with their
+        Σ, max and min."""
         decode = self.decode
         size = decode.size
-        remaining = decode.output_tokens[:size] - decode.generated[:size]
-        lengths = np.clip(planned, 0, np.minimum(remaining - 1, policy_max))
+        if len(planned) != size:
+            raise ValueError(f"plan_draft returned {len(planned)} lengths for a batch of {size}")
+        total, longest, shortest = _sum_max_min(planned)
+        if shortest < 0 or longest > min(self._min_remaining_tokens() - 1, policy_max):
+            remaining = decode.output_tokens[:size] - decode.generated[:size]
+            upper = np.minimum(remaining - 1, policy_max)
+            planned = np.minimum(np.maximum(planned, 0), upper)
+            total, longest, shortest = _sum_max_min(planned)
         budget = self.limits.max_batch_tokens - size
-        if lengths.sum() > budget:
+        if total > budget:
             # lower the longest drafts first: the level L with Σ min(kᵢ, L) within the budget
-            level = int(lengths.max())
-            while level > 0 and np.minimum(lengths, level).sum() > budget:
+            level = longest
+            while level > 0 and int(np.minimum(planned, level).sum()) > budget:
                 level -= 1
-            lengths = np.minimum(lengths, level)
-        return lengths
+            planned = np.minimum(planned, level)
+            total, longest, shortest = _sum_max_min(planned)
+        return planned, total, longest, shortest
+
+    def _min_remaining_tokens(self) -> int:
+        if self._min_remaining is None:
+            size = self.decode.size
+            remaining = self.decode.output_tokens[:size] - self.decode.generated[:size]
+            self._min_remaining = int(remaining.min()) if size else 1 << 62
+        return self._min_remaining
 
     def _current_view(self, now_s: float) -> BatchView:
         view = self._view
@@ -246,38 +279,116 @@ class Scheduler:
         view.now_s = now_s
         view.queue_length = len(self.waiting)
         view.prefilling = len(self.prefilling)
-        view.mean_context_tokens = float(decode.context_tokens[:size].mean())
+        view.mean_context_tokens = self._context_sum / size
         return view
 
     def _complete_decode(self, plan: StepPlan, result: SpeculationResult, times: StepTimes,
-                         end_s: float) -> StepOutcome:
+                         end_s: float) -> tuple[StepOutcome | None, int, int, int, int, int]:
+        """Apply the decode part of a step; the outcome, and the step's Σ drafted, Σ verified,
+        Σ accepted, max drafted and the number of requests that drafted (for the steps table)."""
         decode = self.decode
         size = decode.size
         view = plan.view
         assert view is not None
-        produced = result.accepted + 1
-        decode.generated[:size] += produced
-        decode.context_tokens[:size] += produced
-        self.kv_reserved_tokens += int(produced.sum())
+        drafted, verified, accepted = result.drafted, result.verified, result.accepted
+        if drafted is plan.draft_lengths and plan.longest >= 0:
+            drafted_total, k_max, shortest = plan.draft_total, plan.longest, plan.shortest
+        else:
+            drafted_total, k_max, shortest = _sum_max_min(drafted)
+        if k_max == 0:
+            verified_total = accepted_total = 0
+        else:
+            verified_total = drafted_total if verified is drafted else int(verified.sum())
+            accepted_total = int(accepted.sum())
+        if k_max == 0:
+            speculating = 0
+        elif shortest > 0:
+            speculating = size
+        else:
+            speculating = int(np.count_nonzero(drafted))
+        generated = decode.generated[:size]
+        if accepted_total == 0:
+            generated += 1
+            decode.context_tokens[:size] += 1
+        else:
+            produced = accepted + 1
+            generated += produced
+            decode.context_tokens[:size] += produced
+        produced_total = accepted_total + size
+        self.kv_reserved_tokens += produced_total
+        self._context_sum += produced_total
         decode.steps[:size] += 1
-        decode.drafted[:size] += result.drafted
-        decode.verified[:size] += result.verified
-        decode.accepted[:size] += result.accepted
-        decode.last_verified[:size] = result.verified
-        decode.last_accepted[:size] = result.accepted
+        if k_max > 0:
+            decode.drafted[:size] += drafted
+            decode.verified[:size] += verified
+            decode.accepted[:size] += accepted
+        decode.last_verified[:size] = verified
+        decode.last_accepted[:size] = accepted
         outcome = StepOutcome(
-            now_s=end_s, request_ids=decode.index[:size].copy(), drafted=result.drafted,
-            verified=result.verified, accepted=result.accepted, confidences=result.confidences,
+            now_s=end_s, request_ids=decode.index[:size].copy(), drafted=drafted,
+            verified=verified, accepted=accepted, confidences=result.confidences,
             draft_s=times.draft_s, verify_s=times.verify_s, prefill_s=times.prefill_s,
             step_s=times.step_s, mean_context_tokens=view.mean_context_tokens,
-        )
-        done = np.flatnonzero(decode.generated[:size] >= decode.output_tokens[:size])
-        # take rows from the back so earlier row numbers stay valid while the batch shrinks
-        for row in done[::-1]:
-            request = self._take_row(int(row))
-            self.kv_reserved_tokens -= request.context_tokens
-            self.log.finish(request, self.replica, end_s)
-        return outcome
+        ) if self.build_outcomes else None
+        remaining = decode.output_tokens[:size] - generated
+        least = int(remaining.min())
+        self._min_remaining = least
+        if least <= 0:
+            done = np.flatnonzero(remaining <= 0)
+            # take rows from the back so earlier row numbers stay valid while the batch shrinks
+            for row in done[::-1].tolist():
+                request = self._take_row(row)
+                self.kv_reserved_tokens -= request.context_tokens
+                self.log.finish(request, self.replica, end_s)
+        return outcome, drafted_total, verified_total, accepted_total, k_max, speculating
+
+    # -- several steps at once (the simulator, for policies whose every step is known) -----------
+    def decode_only(self) -> bool:
+        """Only decoding: nobody waits or prefills, so until a request finishes, is preempted or
+        arrives, every step has the same rows and no prefill."""
+        return bool(self.decode.size) and not self.waiting and not self.prefilling
+
+    def kv_slack_tokens(self) -> int:
+        """Tokens the decoding rows may still add before admission's check preempts one."""
+        return self.limits.kv_capacity_tokens - self.kv_reserved_tokens - self.running * self.lookahead_tokens
+
+    def plain_steps_ahead(self) -> int:
+        """How many plain-decoding steps (every k = 0, no prefill) can run from now on before the
+        decode set could change (see `decode_only`); 0 when not decode-only."""
+        if not self.decode_only():
+            return 0
+        size = self.decode.size
+        # each step adds one token per row: a row with r tokens left finishes in step r
+        steps = self._min_remaining_tokens() - 1
+        # before step j ≥ 2, admission's preemption check sees kv + (j − 1)·size
+        return max(0, min(steps, self.kv_slack_tokens() // size + 1))
+
+    def complete_uniform_steps(self, rows: list[tuple[float | int, ...]], k: int,
+                               produced: np.ndarray | int, last_accepted: np.ndarray | int) -> None:
+        """Apply len(rows) decode-only steps in which every request drafted and verified k tokens
+        (what `complete` would do step by step); `produced`: tokens each request produced over
+        them, `last_accepted`: the last step's accepted prefixes; `rows`: the steps-table rows."""
+        steps = len(rows)
+        decode = self.decode
+        size = decode.size
+        decode.generated[:size] += produced
+        decode.context_tokens[:size] += produced
+        decode.steps[:size] += steps
+        if k:
+            decode.drafted[:size] += steps * k
+            decode.verified[:size] += steps * k
+            decode.accepted[:size] += produced - steps
+        decode.last_verified[:size] = k
+        decode.last_accepted[:size] = last_accepted
+        total = produced * size if isinstance(produced, int) else int(produced.sum())
+        self.kv_reserved_tokens += total
+        self._context_sum += total
+        if isinstance(produced, int):
+            if self._min_remaining is not None:
+                self._min_remaining -= produced
+        else:
+            self._min_remaining = None
+        self.log.step_rows.extend(rows)
 
     def _finish_prefill(self, request: RequestState, end_s: float) -> None:
         self.prefilling.remove(request)
@@ -289,9 +400,26 @@ class Scheduler:
             self.log.finish(request, self.replica, end_s)
             return
         self.kv_reserved_tokens += request.context_tokens
+        self._context_sum += request.context_tokens
+        if self._min_remaining is not None:
+            self._min_remaining = min(self._min_remaining, request.output_tokens - request.generated)
         self.decode.add(request)
         self._view = None
 
     def _take_row(self, row: int) -> RequestState:
         self._view = None
-        return self.decode.take(row)
+        request = self.decode.take(row)
+        self._context_sum -= request.context_tokens
+        self._min_remaining = None
+        return request
+
+
+def _sum_max_min(values: np.ndarray) -> tuple[int, int, int]:
+    """Σ, max and min of a small int array (Python on a list beats three numpy reductions up to
+    a few hundred elements)."""
+    if len(values) == 0:
+        return 0, 0, 0
+    if len(values) > 256:
+        return int(values.sum()), int(values.max()), int(values.min())
+    items = values.tolist()
+    return sum(items), max(items), min(items)

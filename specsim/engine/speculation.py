@@ -34,17 +34,21 @@ def speculate(policy: Policy, plan: StepPlan, backend: SpeculationBackend) -> Sp
     view = plan.view
     assert view is not None
     planned = plan.draft_lengths
-    longest = int(planned.max()) if len(planned) else 0
+    if plan.longest >= 0:
+        longest = plan.longest
+    else:
+        longest = int(planned.max()) if len(planned) else 0
     if longest > 0 and policy.stops_drafting_early():
         confidences, lengths = _draft_step_by_step(policy, plan, backend, longest)
     elif longest > 0:
         confidences, lengths = backend.draft(planned), planned
     else:
         confidences, lengths = np.empty((len(planned), 0)), planned
-    if longest > 0:
+    if longest > 0 and type(policy).plan_verify is not Policy.plan_verify:
         chosen = np.asarray(policy.plan_verify(view, Drafts(confidences, lengths)), dtype=np.int64)
-        verify_lengths = np.clip(chosen, 0, lengths)
+        verify_lengths = np.minimum(np.maximum(chosen, 0), lengths)
     else:
+        # the default plan_verify verifies every drafted token: `lengths` itself
         verify_lengths = lengths
     accepted = backend.verify(verify_lengths)
     return SpeculationResult(lengths, verify_lengths, accepted, confidences)

@@ -23,10 +23,14 @@ class CostEstimator:
         """Draft passes 1..max k; pass s runs the requests with kᵢ ≥ s."""
         if len(draft_lengths) == 0:
             return 0.0
-        longest = int(draft_lengths.max())
+        return self.draft_s_known(draft_lengths, int(draft_lengths.max()), int(draft_lengths.min()),
+                                  context_tokens)
+
+    def draft_s_known(self, draft_lengths: np.ndarray, longest: int, smallest: int,
+                      context_tokens: float) -> float:
+        """`draft_s` when the lengths' max and min are already known (the engines' hot loop)."""
         if longest <= 0:
             return 0.0
-        smallest = int(draft_lengths.min())
         batch = len(draft_lengths)
         draft_step_s = self.latency.draft_step_s
         if smallest == longest:
@@ -41,6 +45,12 @@ class CostEstimator:
             return 0.0
         tokens_per_request = 1.0 + float(verify_lengths.sum()) / batch
         return self.latency.verify_s(batch, tokens_per_request, context_tokens)
+
+    def verify_s_known(self, batch: int, verified_total: int, context_tokens: float) -> float:
+        """`verify_s` from the batch size and Σ verify lengths."""
+        if batch == 0:
+            return 0.0
+        return self.latency.verify_s(batch, 1.0 + float(verified_total) / batch, context_tokens)
 
     def step_s(self, draft_lengths: np.ndarray, verify_lengths: np.ndarray | None,
                context_tokens: float) -> float:

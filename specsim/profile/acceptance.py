@@ -48,6 +48,8 @@ class AcceptanceModel:
         tables = [self._tables(curves[name]) for name in categories]
         self.confidence = np.stack([confidence for confidence, _ in tables])  # [category, position, q]
         self.accept_probability = np.stack([accept for _, accept in tables])
+        self._confidence_flat = np.ascontiguousarray(self.confidence).ravel()
+        self._accept_flat = np.ascontiguousarray(self.accept_probability).ravel()
         share = np.array([curves[name].request_share for name in categories])
         self.shared_weight = np.sqrt(share)
         self.own_weight = np.sqrt(1.0 - share)
@@ -67,14 +69,29 @@ class AcceptanceModel:
 
         Positions past the profile's last one reuse the last position's curve.
         """
+        confidence, prefix = self.sample_steps(rng, category, latent, 1, positions)
+        return confidence[0], prefix[0]
+
+    def sample_steps(self, rng: np.random.Generator, category: np.ndarray, latent: np.ndarray,
+                     steps: int, positions: int) -> tuple[np.ndarray, np.ndarray]:
+        """`steps` independent steps at once: confidences [steps, B, positions] and accepted
+        prefixes [steps, B] (each request keeps its latent across steps)."""
         batch = len(category)
-        noise = rng.standard_normal((batch, positions))
-        shared = self.shared_weight[category, None] * latent[:, None]
-        scores = shared + self.own_weight[category, None] * noise
-        slices = np.minimum((ndtr(scores) * QUANTILE_STEPS).astype(np.intp), QUANTILE_STEPS - 1)
+        shape = (steps, batch, positions)
+        category = np.asarray(category, dtype=np.intp)
+        noise = rng.standard_normal(shape)
+        noise *= self.own_weight[category][:, None]
+        noise += (self.shared_weight[category] * latent)[:, None]
+        quantile = ndtr(noise, out=noise)
+        quantile *= QUANTILE_STEPS
+        slices = quantile.astype(np.intp)
+        np.minimum(slices, QUANTILE_STEPS - 1, out=slices)
+        # one flat index into [category, position, quantile] tables
         position = np.minimum(np.arange(positions), self.positions - 1)
-        rows = category[:, None]
-        confidence = self.confidence[rows, position, slices]
-        accepted = rng.random((batch, positions)) < self.accept_probability[rows, position, slices]
-        prefix = np.cumprod(accepted, axis=1).sum(axis=1)
+        stride = self.confidence.shape[1]
+        base = (category[:, None] * stride + position[None, :]) * QUANTILE_STEPS  # [B, positions]
+        slices += base
+        confidence = np.take(self._confidence_flat, slices)
+        accepted = rng.random(shape) < np.take(self._accept_flat, slices)
+        prefix = np.cumprod(accepted, axis=2).sum(axis=2)
         return confidence, prefix

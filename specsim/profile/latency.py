@@ -39,13 +39,43 @@ class _Grid:
             for c in range(len(context)):
                 dense[:, t, c] = np.interp(dense_batch, batch_sizes, time_s[:, t, c])
         self.table: list[list[list[float]]] = dense.tolist()
+        self._tokens_low, self._tokens_high = self.tokens[0], self.tokens[-1]
+        self._context_low, self._context_high = self.context[0], self.context[-1]
+        self._context_last = len(self.context) - 1
+        self.queries = 0
+        self.extrapolated_queries = 0
 
     def __call__(self, batch: int, tokens: float, context: float) -> tuple[float, bool]:
         """(time_s, extrapolated)."""
-        if batch < self.min_batch or batch > self.max_batch or tokens < self.tokens[0] \
-                or tokens > self.tokens[-1] or context < self.context[0] or context > self.context[-1]:
-            return self._extrapolate(batch, tokens, context), True
-        return self._inside(batch, tokens, context), False
+        self.queries -= 1  # time_s counts the query again
+        extrapolated = self.extrapolated_queries
+        time_s = self.time_s(batch, tokens, context)
+        return time_s, self.extrapolated_queries != extrapolated
+
+    def time_s(self, batch: int, tokens: float, context: float) -> float:
+        """The hot path: interpolate inside the grid, counting the query (and extrapolations)."""
+        self.queries += 1
+        if batch < self.min_batch or batch > self.max_batch or tokens < self._tokens_low \
+                or tokens > self._tokens_high or context < self._context_low or context > self._context_high:
+            self.extrapolated_queries += 1
+            return self._extrapolate(batch, tokens, context)
+        plane = self.table[batch - self.min_batch]
+        if tokens == self._tokens_low:  # one token per request (a draft step, plain decoding)
+            row = plane[0]
+        else:
+            t_index, t_weight = _locate(self.tokens, tokens)
+            if t_weight != 0.0:
+                return self._inside(batch, tokens, context)
+            row = plane[t_index]
+        axis = self.context
+        c_index = bisect_right(axis, context) - 1
+        if c_index >= self._context_last:
+            return row[self._context_last]
+        left = axis[c_index]
+        if context == left:
+            return row[c_index]
+        value = row[c_index]
+        return value + (row[c_index + 1] - value) * ((context - left) / (axis[c_index + 1] - left))
 
     def _inside(self, batch: int, tokens: float, context: float) -> float:
         plane = self.table[batch - self.min_batch]
@@ -110,16 +140,26 @@ class LatencyModel:
         self._verify = _verify_grid(latency.verify)
         self._prefill_target = _prefill_grid(latency.prefill_target)
         self._prefill_draft = _prefill_grid(latency.prefill_draft)
-        self.queries = 0
-        self.extrapolated_queries = 0
+        self._grids = (self._draft, self._verify, self._prefill_target, self._prefill_draft)
+        # bound methods: one attribute look-up less per query in the simulator's hot loop
+        self._draft_time_s = self._draft.time_s
+        self._verify_time_s = self._verify.time_s
+
+    @property
+    def queries(self) -> int:
+        return sum(grid.queries for grid in self._grids)
+
+    @property
+    def extrapolated_queries(self) -> int:
+        return sum(grid.extrapolated_queries for grid in self._grids)
 
     def draft_step_s(self, batch: int, context_tokens: float) -> float:
         """One draft forward: one token for each of `batch` requests."""
-        return self._count(self._draft(batch, 1, context_tokens))
+        return self._draft_time_s(batch, 1, context_tokens)
 
     def verify_s(self, batch: int, tokens_per_request: float, context_tokens: float) -> float:
         """One target forward of `tokens_per_request` (k+1, may be a mean) tokens per request."""
-        return self._count(self._verify(batch, tokens_per_request, context_tokens))
+        return self._verify_time_s(batch, tokens_per_request, context_tokens)
 
     def prefill_s(self, sequences: int, tokens_per_sequence: float, with_draft: bool) -> float:
         """Prefill of `sequences` chunks of `tokens_per_sequence` tokens by the target, and by the
@@ -128,14 +168,7 @@ class LatencyModel:
             return 0.0
         # prefill grids are queried as (batch, tokens, context=1): context is not an axis there,
         # so only batch and tokens decide whether the fit is used
-        time_s = self._count(self._prefill_target(sequences, tokens_per_sequence, 1))
+        time_s = self._prefill_target.time_s(sequences, tokens_per_sequence, 1)
         if with_draft:
-            time_s += self._count(self._prefill_draft(sequences, tokens_per_sequence, 1))
-        return time_s
-
-    def _count(self, result: tuple[float, bool]) -> float:
-        time_s, extrapolated = result
-        self.queries += 1
-        if extrapolated:
-            self.extrapolated_queries += 1
+            time_s += self._prefill_draft.time_s(sequences, tokens_per_sequence, 1)
         return time_s

@@ -1,0 +1,138 @@
+"""How fast does the simulator simulate? Prints one row per (scenario, policy):
+
+    steps/s      engine steps simulated per wall second (all replicas together)
+    requests/s   requests finished per wall second
+    sim/wall     simulated seconds per wall second
+
+plus the wall time of a one-hour 4-replica bursty trace (the issue's target: under 10 s).
+
+    python benchmarks/sim_speed.py                 # full run (a few minutes)
+    python benchmarks/sim_speed.py --quick         # short scenarios, no one-hour trace
+    python benchmarks/sim_speed.py path/to/scenario.yaml --policies none fixed:k=4
+
+Scenarios are built in code (an MMPP bursty arrival) so the benchmark does not depend on any
+scenario file; a YAML scenario path may be given instead. Timings are wall-clock on this machine:
+run it on an idle core and repeat (`--repeats`) to take the median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim import simulate
+from specsim.policy import POLICIES
+from specsim.profile import DEFAULT_PROFILE, load_profile
+from specsim.scenario import Scenario, build_requests, load_scenario, scenario_from_dict
+
+CATEGORIES = {"chat": 0.4, "code": 0.2, "summarisation": 0.15, "math": 0.1, "translation": 0.1,
+              "retrieval": 0.05}
+
+
+def bursty_scenario(replicas: int, duration_s: float, name: str = "bursty") -> Scenario:
+    """MMPP traffic switching between a calm and a burst state, scaled with the replica count;
+    lognormal prompt and output lengths; an H100 / Llama-2-7B profile."""
+    per_replica_calm, per_replica_burst = 6.0, 20.0  # requests/s per replica
+    raw: dict[str, Any] = {
+        "name": name,
+        "profile": DEFAULT_PROFILE,
+        "cluster": {"replicas": replicas, "router": "least_outstanding_tokens", "max_batch_size": 64,
+                    "max_batch_tokens": 8192},
+        "workload": {
+            "duration_s": duration_s,
+            "arrival": {"kind": "mmpp", "states": [
+                {"rate": per_replica_calm * replicas, "mean_dwell_s": 60.0},
+                {"rate": per_replica_burst * replicas, "mean_dwell_s": 15.0},
+            ]},
+            "prompt_tokens": {"kind": "lognormal", "median": 400, "sigma": 0.8, "max": 3000},
+            "output_tokens": {"kind": "lognormal", "median": 180, "sigma": 0.7, "max": 1000},
+            "categories": CATEGORIES,
+        },
+        "slo": {"ttft_s": 1.0, "tpot_s": 0.05},
+        "policies": ["none"],
+        "drain_s": 600.0,
+    }
+    return scenario_from_dict(raw, f"<{name}>")
+
+
+def measure(scenario: Scenario, policy: str, seed: int, repeats: int) -> dict[str, Any]:
+    profile = load_profile(scenario.profile, relative_to=scenario.base_dir)
+    requests = build_requests(scenario, seed)
+    walls, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = simulate(scenario, policy, seed, profile=profile, requests=requests)
+        walls.append(time.perf_counter() - start)
+    assert result is not None
+    wall = statistics.median(walls)
+    steps = len(result.steps)
+    finished = int(result.requests["finish_s"].notna().sum())
+    simulated = float(result.details["simulated_until_s"])
+    return {"steps": steps, "requests": finished, "simulated_s": simulated, "wall_s": wall,
+            "steps_per_s": steps / wall, "requests_per_s": finished / wall, "sim_per_wall": simulated / wall}
+
+
+def default_policies() -> list[str]:
+    policies = ["none", "fixed:k=4"]
+    for name in sorted(POLICIES):  # other registered policies, with their defaults, where they run
+        if name in ("none", "fixed"):
+            continue
+        policies.append(name)
+    return policies
+
+
+def print_row(label: str, policy: str, row: dict[str, Any]) -> None:
+    print(f"{label:<26} {policy:<22} {row['steps']:>9} {row['requests']:>8} {row['simulated_s']:>9.0f} "
+          f"{row['wall_s']:>8.2f} {row['steps_per_s']:>10,.0f} {row['requests_per_s']:>9,.0f} "
+          f"{row['sim_per_wall']:>9.1f}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenario", nargs="?", help="a scenario YAML (default: built-in bursty scenarios)")
+    parser.add_argument("--quick", action="store_true", help="short scenarios, skip the one-hour trace")
+    parser.add_argument("--policies", nargs="+", help="policy specs (default: none, fixed:k=4, others)")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per row; the median is shown")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-hour", action="store_true", help="skip the one-hour trace")
+    args = parser.parse_args(argv)
+
+    duration = 120.0 if args.quick else 600.0
+    repeats = args.repeats or (1 if args.quick else 3)
+    if args.scenario:
+        cases = [(Path(args.scenario).stem, load_scenario(args.scenario))]
+    else:
+        cases = [(f"bursty 4 replicas {duration:.0f}s", bursty_scenario(4, duration)),
+                 (f"bursty 1 replica {duration:.0f}s", bursty_scenario(1, duration))]
+    policies = args.policies or default_policies()
+
+    print(f"{'scenario':<26} {'policy':<22} {'steps':>9} {'finished':>8} {'sim_s':>9} {'wall_s':>8} "
+          f"{'steps/s':>10} {'req/s':>9} {'sim/wall':>9}")
+    for label, scenario in cases:
+        for policy in policies:
+            try:
+                row = measure(scenario, policy, args.seed, repeats)
+            except Exception as error:  # a policy that cannot run this scenario: say so, go on
+                print(f"{label:<26} {policy:<22} skipped: {error}")
+                continue
+            print_row(label, policy, row)
+
+    if not (args.quick or args.no_hour or args.scenario):
+        print()
+        hour = bursty_scenario(4, 3600.0, "bursty-hour")
+        for policy in ("none", "fixed:k=4"):
+            row = measure(hour, policy, args.seed, 1)
+            print_row("one hour, 4 replicas", policy, row)
+            verdict = "meets" if row["wall_s"] < 10 else "misses"
+            print(f"  one-hour trace ({policy}): {row['wall_s']:.1f} s wall ({verdict} the 10 s target)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
