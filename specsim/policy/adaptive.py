@@ -52,9 +52,11 @@ class Adaptive(Policy):
     Departures: (a) the source takes raw confidences as acceptance probabilities; here a(p) is
     calibrated online against observed acceptance — a binned table of per-token acceptance
     given confidence, counting each verified token up to and including the first rejection
-    (P(accept | p, prefix accepted), what the path product needs), shrunk towards a(p) = p by
-    `prior_weight` pseudo-observations per bin and decayed by `decay` per step to follow drift.
-    With no observations it is the identity, i.e. the source. (b) c̄ averages calibrated a(p),
+    (P(accept | p, prefix accepted), what the path product needs): a(p) = p · rᵦ with
+    rᵦ = (accepted_b + w·m_b) / (Σ_{tried in b} p + w·m_b) for p's bin b (20 bins, centre m_b),
+    i.e. observed over predicted acceptance in the bin, shrunk towards 1 by w = `prior_weight`
+    pseudo-observations and decayed by `decay` per step to follow drift. With no observations
+    it is exactly the identity, i.e. the source. (b) c̄ averages calibrated a(p),
     not raw p, and is updated in `observe` after each step, not inside the drafting loop.
     """
 
@@ -82,9 +84,9 @@ class Adaptive(Policy):
         self.mean_acceptance = prior  # c̄
         centres = (np.arange(CALIBRATION_BINS) + 0.5) / CALIBRATION_BINS
         self._bin_centres = centres
-        self._trials = np.zeros(CALIBRATION_BINS)
         self._accepts = np.zeros(CALIBRATION_BINS)
-        self._table = centres.copy()  # a(p) per confidence bin
+        self._predicted = np.zeros(CALIBRATION_BINS)  # Σ p over the tried tokens of each bin
+        self._table = np.ones(CALIBRATION_BINS)  # a(p) = p × table[bin of p]
         # the drafting loop's state within one step
         self._efficiency = 0.0  # G of the passes run so far
         self._passes = 0
@@ -95,9 +97,9 @@ class Adaptive(Policy):
     def calibrated(self, confidences: np.ndarray) -> np.ndarray:
         """a(p) for every confidence (NaN → 0: a token not drafted is never accepted)."""
         missing = np.isnan(confidences)
-        scaled = np.where(missing, 0.0, confidences) * CALIBRATION_BINS
-        bins = np.minimum(scaled.astype(np.intp), CALIBRATION_BINS - 1)
-        return np.where(missing, 0.0, self._table[bins])
+        known = np.where(missing, 0.0, confidences)
+        bins = np.minimum((known * CALIBRATION_BINS).astype(np.intp), CALIBRATION_BINS - 1)
+        return np.minimum(known * self._table[bins], 1.0)
 
     def path_confidence(self, confidences: np.ndarray) -> np.ndarray:
         return np.cumprod(self.calibrated(confidences), axis=1)
@@ -153,7 +155,7 @@ class Adaptive(Policy):
         if int(lengths.min()) == passes:
             # the common case, every request drafting in step: no NaN, uniform step times
             scaled = np.minimum((column * CALIBRATION_BINS).astype(np.intp), CALIBRATION_BINS - 1)
-            self._path = self._path * self._table[scaled]
+            self._path = self._path * np.minimum(column * self._table[scaled], 1.0)
             newest = float(self._path.sum())
             self._tokens += newest
             efficiency = self._tokens / cost.uniform_step_s(batch, passes, context)
@@ -226,12 +228,12 @@ class Adaptive(Policy):
         drafted = ~np.isnan(confidences)
         bins = np.minimum((np.where(drafted, confidences, 0.0) * CALIBRATION_BINS).astype(np.intp),
                           CALIBRATION_BINS - 1)
-        self._trials *= self.decay
         self._accepts *= self.decay
-        self._trials += np.bincount(bins[tried], minlength=CALIBRATION_BINS)
+        self._predicted *= self.decay
         self._accepts += np.bincount(bins[hits], minlength=CALIBRATION_BINS)
-        weight = self.prior_weight
-        self._table = (self._accepts + weight * self._bin_centres) / (self._trials + weight)
+        self._predicted += np.bincount(bins[tried], weights=confidences[tried], minlength=CALIBRATION_BINS)
+        prior = self.prior_weight * self._bin_centres
+        self._table = (self._accepts + prior) / (self._predicted + prior)
         if drafted.any():
             step_mean = float(self.calibrated(confidences)[drafted].mean())
             self.mean_acceptance = self.decay * self.mean_acceptance + (1.0 - self.decay) * step_mean
