@@ -103,23 +103,49 @@ def test_verifier_keeps_everything_when_verification_is_free() -> None:
         make_view(4, cost), Drafts(np.full((4, 5), 0.01), np.full(4, 5))).tolist() == [5] * 4
 
 
-def test_slo_gate_caps_k_exactly_where_the_predicted_step_breaks_the_tightest_tpot() -> None:
+@pytest.mark.parametrize("gate_bound", ["step", "slack"])
+def test_slo_gate_caps_k_exactly_where_the_predicted_step_breaks_the_tightest_tpot(gate_bound: str) -> None:
     cost = estimator(draft_step_s=0.001, verify_base_s=0.01, verify_per_token_s=0.0001)
     batch = 16
     times = [cost.uniform_step_s(batch, k, 512) for k in range(9)]
-    policy = make_policy("adaptive:drafter=false")
+    policy = make_policy(f"adaptive:drafter=false,gate_bound={gate_bound}")
+
+    def slo_for(step_s: float) -> float:
+        """The TPOT target whose bound is step_s: step gives SLO; slack gives SLO·(d+1) − t with
+        d + 1 = 10 tokens decoded after this step and t = 1 s decoding so far (make_view)."""
+        return step_s if gate_bound == "step" else (step_s + 1.0) / 10
+
     for k in range(8):
         # the tightest request's bound just above T(k), then just below it
-        bounds = np.full(batch, 1.0)
-        bounds[3] = times[k] * 1.0001
-        assert int(policy.plan_draft(make_view(batch, cost, slo_tpot_s=bounds))[0]) == k
+        targets = np.full(batch, 1.0)
+        targets[3] = slo_for(times[k] * 1.0001)
+        assert int(policy.plan_draft(make_view(batch, cost, slo_tpot_s=targets))[0]) == k
         if k > 0:
-            bounds[3] = times[k] * 0.9999
-            assert int(policy.plan_draft(make_view(batch, cost, slo_tpot_s=bounds))[0]) == k - 1
+            targets[3] = slo_for(times[k] * 0.9999)
+            assert int(policy.plan_draft(make_view(batch, cost, slo_tpot_s=targets))[0]) == k - 1
     # above the bound even without speculation: no k is feasible, the gate steps aside
-    assert int(policy.plan_draft(make_view(batch, cost, slo_tpot_s=times[0] * 0.5))[0]) == 8
+    tight = slo_for(times[0] * 0.5)
+    assert int(policy.plan_draft(make_view(batch, cost, slo_tpot_s=tight))[0]) == 8
     off = make_policy("adaptive:drafter=false,slo_gate=false")
-    assert int(off.plan_draft(make_view(batch, cost, slo_tpot_s=times[1]))[0]) == 8
+    assert int(off.plan_draft(make_view(batch, cost, slo_tpot_s=slo_for(times[1])))[0]) == 8
+
+
+def test_slack_bound_uses_banked_slack_and_ignores_requests_already_behind() -> None:
+    cost = estimator(draft_step_s=0.001, verify_base_s=0.01, verify_per_token_s=0.0001)
+    times = [cost.uniform_step_s(2, k, 512) for k in range(9)]
+    policy = make_policy("adaptive:drafter=false")
+    # both requests target T(2) per token; request 0 is fresh (1 token, no decode time yet),
+    # request 1 decoded 100 tokens in 50 ms: far ahead of its SLO
+    view = make_view(2, cost, slo_tpot_s=times[2] * 1.0001, generated=np.array([1, 100]),
+                     first_token_s=np.array([10.0, 9.95]))
+    assert int(policy.plan_draft(view)[0]) == 2  # the fresh request binds
+    view = make_view(2, cost, slo_tpot_s=times[2] * 1.0001, generated=np.array([100, 100]),
+                     first_token_s=np.array([9.95, 9.95]))
+    assert int(policy.plan_draft(view)[0]) == 8  # both have slack for any k
+    # request 0 is already behind (100 tokens in 10 s): shortening the step cannot save it
+    view = make_view(2, cost, slo_tpot_s=times[2] * 1.0001, generated=np.array([100, 1]),
+                     first_token_s=np.array([0.0, 10.0]))
+    assert int(policy.plan_draft(view)[0]) == 2
 
 
 def test_calibration_learns_observed_acceptance_given_confidence() -> None:

@@ -27,8 +27,11 @@ def test_budget_and_depth_adapt_to_load() -> None:
     assert policy.plan_draft(make_view(64, steep)).tolist() == [0] * 64  # compute-bound: none
     # a knee in between: 0.01 + 0.00002·B·q ≤ 1.1·(0.01 + 0.00002·B) → q ≤ 4.2 at B = 16
     knee = estimator(verify_base_s=0.01, verify_per_token_s=0.00002)
-    assert policy.batch_tokens(make_view(16, knee)) == 64
-    assert policy.plan_draft(make_view(16, knee)).tolist() == [4] * 16
+    tight = make_policy("slo_customized:knee=0.1")
+    assert tight.batch_tokens(make_view(16, knee)) == 64
+    assert tight.plan_draft(make_view(16, knee)).tolist() == [4] * 16
+    # the default knee, 0.5: q ≤ (0.5·0.01 + 1.5·0.00032)/0.00032 = 17.1 → capped at depth 8
+    assert policy.plan_draft(make_view(16, knee)).tolist() == [8] * 16
     assert make_policy("slo_customized:max_tokens=12").plan_draft(make_view(4, flat)).tolist() == [3] * 4
 
 
