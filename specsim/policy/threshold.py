@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from specsim.policy.base import BatchView, Drafts, Policy
+from specsim.policy.params import changed_parameters
 
 
 class ConfidenceThreshold(Policy):
@@ -44,4 +45,4 @@ class ConfidenceThreshold(Policy):
         return np.full(view.batch_size, mean >= self.theta)
 
     def parameters(self) -> dict[str, object]:
-        return {"theta": self.theta, "k_max": self.k_max}
+        return changed_parameters(self, {"theta": self.theta, "k_max": self.k_max})

@@ -13,7 +13,7 @@ SPECS = ["none", "fixed:k=3", "disable_by_batch:k=3,max_batch=8", "disable_by_ba
          "adaptive:drafter=false,verifier=false,slo_gate=false", "slo_customized", "oracle"]
 
 
-def scenario(rate: float, duration_s: float = 8.0, output_tokens: int = 128, **extra: object):  # noqa: ANN201
+def scenario(rate: float, duration_s: float = 8.0, output_tokens: int = 128, **extra: object):
     return poisson_scenario(rate=rate, duration_s=duration_s, prompt_tokens=256, output_tokens=output_tokens,
                             max_batch_size=256, slo__tpot_s=0.03, slo__ttft_s=2.0, **extra)
 
