@@ -8,7 +8,10 @@ import pytest
 
 from specsim.policy import make_policy
 from specsim.policy.base import Drafts, StepOutcome
+from specsim.policy.cost import CostEstimator
 from specsim.policy.estimates import expected_tokens
+from specsim.profile import DEFAULT_PROFILE, load_profile
+from specsim.profile.latency import LatencyModel
 from tests.policy.views import ScriptedBackend, estimator, make_view, run_step
 
 GRID = list(itertools.product(
@@ -38,6 +41,22 @@ def test_efficiency_is_quasi_concave_and_the_drafter_finds_its_peak(
     result = run_step(policy, make_view(batch, cost), backend)
     assert int(result.drafted.max(initial=0)) == peak
     assert backend.passes == peak  # no pass run past the peak: the prediction stopped it
+
+
+@pytest.fixture(scope="module")
+def shipped() -> CostEstimator:
+    return CostEstimator(LatencyModel(load_profile(DEFAULT_PROFILE).latency), uses_draft=True)
+
+
+@pytest.mark.parametrize("batch", [1, 16, 64, 128, 256])
+@pytest.mark.parametrize("alpha", [0.4, 0.6, 0.8, 0.9])
+def test_on_the_shipped_profile_too(shipped: CostEstimator, batch: int, alpha: float) -> None:
+    curve = efficiency(alpha, batch, shipped)
+    steps = np.sign(np.diff(curve))
+    assert not np.any((steps[:-1] < 0) & (steps[1:] > 0)), curve
+    policy = make_policy(f"adaptive:prior={alpha},verifier=false,slo_gate=false")
+    result = run_step(policy, make_view(batch, shipped), ScriptedBackend(np.full((batch, 8), alpha)))
+    assert int(result.drafted.max(initial=0)) == int(np.argmax(curve))
 
 
 def test_gate_skips_speculation_when_one_token_does_not_pay() -> None:
