@@ -121,18 +121,21 @@ def main(argv: list[str] | None = None) -> int:
         tasks += [(path, point, spec, seed, duration) for point in points(scenario)
                   for spec in scenario.policies for seed in seeds]
     started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", 100)
     with ProcessPoolExecutor(max_workers=arguments.jobs) as pool:
-        rows = list(pool.map(run_one, tasks, chunksize=1))
+        futures = [(task[0], pool.submit(run_one, task)) for task in tasks]
+        for path in paths:  # each scenario's table as soon as its runs are done
+            runs = pd.DataFrame([future.result() for where, future in futures if where == path])
+            rows += runs.to_dict("records")
+            name = runs["scenario"].iloc[0]
+            print(f"\n## {name}: goodput (SLO-meeting req/s) / SLO attainment; "
+                  f"{runs['seed'].nunique()} seed(s); {runs['wall_s'].sum():.0f} s of runs", flush=True)
+            print(envelope_table(runs, orders[name]).to_string(), flush=True)
     frame = pd.DataFrame(rows)
     if arguments.csv:
         frame.to_csv(arguments.csv, index=False)
-    pd.set_option("display.width", 250)
-    pd.set_option("display.max_columns", 100)
-    for name, runs in frame.groupby("scenario", sort=False):
-        table = envelope_table(runs, orders[name])
-        print(f"\n## {name}: goodput (SLO-meeting req/s) / SLO attainment; "
-              f"{runs['seed'].nunique()} seed(s); {runs['wall_s'].sum():.0f} s of runs")
-        print(table.to_string())
     by_policy = frame.groupby("policy")["wall_s"].sum().sort_values(ascending=False)
     print(f"\n{len(tasks)} runs in {time.perf_counter() - started:.0f} s wall on {arguments.jobs} "
           f"processes; run time by policy (s): "

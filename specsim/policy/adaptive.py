@@ -107,6 +107,7 @@ class Adaptive(Policy):
         self._passes = 0
         self._path = np.ones(0)  # ĉ at the latest drafted position
         self._tokens = 0.0  # A of the passes run so far
+        self._next_uniform = (-1, 0.0)  # (passes, T) predicted at the previous pass
 
     # -- models --------------------------------------------------------------------------------
     def calibrated(self, confidences: np.ndarray) -> np.ndarray:
@@ -160,7 +161,7 @@ class Adaptive(Policy):
             if g1 <= g0:
                 k = 0
             self._efficiency = g0
-        self._passes = 0
+        self._passes, self._next_uniform = 0, (-1, 0.0)
         self._path, self._tokens = np.ones(batch), float(batch)
         return np.full(batch, k, dtype=np.int64)
 
@@ -184,12 +185,15 @@ class Adaptive(Policy):
             self._path = self._path * np.minimum(column * self._table[scaled], 1.0)
             newest = float(self._path.sum())
             self._tokens += newest
-            efficiency = self._tokens / cost.uniform_step_s(batch, passes, context)
+            known_passes, known_s = self._next_uniform
+            step_s = known_s if known_passes == passes else cost.uniform_step_s(batch, passes, context)
+            efficiency = self._tokens / step_s
             previous, self._efficiency = self._efficiency, efficiency
             if efficiency < previous:  # correct: this pass lowered G — stop, keep its tokens
                 return np.zeros(batch, dtype=bool)
-            predicted = ((self._tokens + newest * self.mean_acceptance)
-                         / cost.uniform_step_s(batch, passes + 1, context))
+            next_s = cost.uniform_step_s(batch, passes + 1, context)
+            self._next_uniform = (passes + 1, next_s)
+            predicted = (self._tokens + newest * self.mean_acceptance) / next_s
             return np.full(batch, predicted > efficiency)  # predict: next pass only if G rises
         # the newest column of ĉ, built on the previous one: O(B) per pass
         self._path = self._path * self.calibrated(column)
@@ -218,6 +222,8 @@ class Adaptive(Policy):
         verify_tokens = batch + count - np.arange(count + 1)
         per_request = np.arange(1, int(lengths.max()) + 2)
         verify_s = cost.latency.verify_s
+        if verify_s(batch, float(per_request[-1]), context) <= verify_s(batch, 1.0, context):
+            return lengths  # verification is free here: removing a token only loses its ĉ
         knots = np.array([verify_s(batch, float(q), context) for q in per_request])
         step = (cost.draft_s(lengths, context) + cost.latency.step_overhead_s
                 + np.interp(verify_tokens, batch * per_request, knots))
