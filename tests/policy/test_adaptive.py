@@ -15,10 +15,10 @@ from specsim.profile.latency import LatencyModel
 from tests.policy.views import ScriptedBackend, estimator, make_view, run_step
 
 GRID = list(itertools.product(
-    [0.0002, 0.001, 0.003],  # draft step, s
+    [0.0002, 0.002],  # draft step, s
     [0.0, 0.00002, 0.0002],  # verify per token, s
     [1, 8, 64],  # batch
-    [0.3, 0.55, 0.7, 0.8, 0.9, 0.95],  # α
+    [0.3, 0.6, 0.8, 0.95],  # α
 ))
 
 
