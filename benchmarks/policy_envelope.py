@@ -5,7 +5,7 @@ best fixed k at that point (by goodput; ties → attainment, then smaller k), an
 adaptive / best fixed and adaptive / oracle (goodput).
 
     python benchmarks/policy_envelope.py                       # scenarios/experiments/*.yaml
-    python benchmarks/policy_envelope.py --quick               # 20 s of traffic, one seed
+    python benchmarks/policy_envelope.py --quick               # 15 s of traffic, one seed
     python benchmarks/policy_envelope.py scenarios/experiments/conversation.yaml --seeds 3
 
 Runs are independent and go to a process pool (`--jobs`, default: every core).
@@ -39,6 +39,8 @@ def short_name(label: str) -> str:
     name, _, arguments = label.partition(":")
     if name == "fixed":
         return arguments  # "k=3"
+    if name == "adaptive" and arguments:  # the ablations: "ad:drafter-off", "ad:gate=step"
+        return "ad:" + arguments.replace("=false", "-off").replace("gate_bound=", "gate=")
     base = SHORT.get(name, name)
     return base if not arguments or name == "disable_by_batch" else f"{base}:{arguments}"
 
@@ -102,7 +104,7 @@ def _ratio(numerator: float, denominator: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenarios", nargs="*", help="scenario files (default: scenarios/experiments/*.yaml)")
-    parser.add_argument("--quick", action="store_true", help="20 s of traffic per run, one seed")
+    parser.add_argument("--quick", action="store_true", help="15 s of traffic per run, one seed")
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: the scenario's)")
     parser.add_argument("--duration", type=float, default=None, help="override workload.duration_s")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
 
     paths = arguments.scenarios or sorted(str(p) for p in (ROOT / "scenarios" / "experiments").glob("*.yaml"))
-    duration = arguments.duration if arguments.duration is not None else (20.0 if arguments.quick else None)
+    duration = arguments.duration if arguments.duration is not None else (15.0 if arguments.quick else None)
     tasks = []
     orders: dict[str, list[str]] = {}
     for path in paths:
