@@ -10,11 +10,19 @@ import inspect
 from typing import Any
 
 from specsim.errors import SpecsimError
+from specsim.policy.adaptive import Adaptive
 from specsim.policy.base import BatchView, Drafts, Policy, StepOutcome
+from specsim.policy.disable_by_batch import DisableByBatch
+from specsim.policy.goodput import Goodput
+from specsim.policy.oracle import Oracle
 from specsim.policy.simple import FixedLength, NoSpeculation
+from specsim.policy.slo_customized import SloCustomized
+from specsim.policy.threshold import ConfidenceThreshold
 
 # Every policy class, by the name users write. Adding a policy = one line here.
-POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (NoSpeculation, FixedLength)}
+POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (
+    NoSpeculation, FixedLength, DisableByBatch, ConfidenceThreshold, Goodput, Adaptive, SloCustomized, Oracle,
+)}
 
 __all__ = ["POLICIES", "BatchView", "Drafts", "Policy", "StepOutcome", "make_policy", "parse_policy_spec"]
 

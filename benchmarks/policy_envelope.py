@@ -1,0 +1,149 @@
+"""How close do the adaptive policies get to the envelope of fixed speculation lengths, and to the
+oracle? One table per scenario: rows are the scenario's sweep points (load levels, or SLO
+scales); columns are goodput (SLO-meeting requests/s) and SLO attainment of every policy, the
+best fixed k at that point (by goodput; ties → attainment, then smaller k), and the ratios
+adaptive / best fixed and adaptive / oracle (goodput).
+
+    python benchmarks/policy_envelope.py                       # scenarios/experiments/*.yaml
+    python benchmarks/policy_envelope.py --quick               # 15 s of traffic, one seed
+    python benchmarks/policy_envelope.py scenarios/experiments/conversation.yaml --seeds 3
+
+Runs are independent and go to a process pool (`--jobs`, default: every core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sim import simulate  # noqa: E402
+from specsim.policy import make_policy  # noqa: E402
+from specsim.scenario import Scenario, load_scenario  # noqa: E402
+
+SHORT = {"none": "none", "disable_by_batch": "dbb", "threshold": "thr", "goodput": "goodput",
+         "adaptive": "adaptive", "slo_customized": "slo_cust", "oracle": "oracle"}
+
+
+def short_name(label: str) -> str:
+    name, _, arguments = label.partition(":")
+    if name == "fixed":
+        return arguments  # "k=3"
+    if name == "adaptive" and arguments:  # the ablations: "ad:drafter-off", "ad:gate=step"
+        return "ad:" + arguments.replace("=false", "-off").replace("gate_bound=", "gate=")
+    base = SHORT.get(name, name)
+    return base if not arguments or name == "disable_by_batch" else f"{base}:{arguments}"
+
+
+def points(scenario: Scenario) -> list[dict[str, Any]]:
+    grid = scenario.sweep.grid
+    if not grid:
+        return [{}]
+    axes = list(grid)
+    return [dict(zip(axes, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
+def point_label(point: dict[str, Any]) -> str:
+    if not point:
+        return "-"
+    return ",".join(f"{path.rsplit('.', 1)[-1]}={value}" for path, value in point.items())
+
+
+def run_one(task: tuple[str, dict[str, Any], str, int, float | None]) -> dict[str, Any]:
+    path, point, spec, seed, duration_s = task
+    scenario = load_scenario(path)
+    overrides = dict(point)
+    if duration_s is not None:
+        overrides["workload.duration_s"] = duration_s
+    scenario = scenario.with_fields(overrides)
+    started = time.perf_counter()
+    summary = simulate(scenario, spec, seed).summary
+    return {"scenario": scenario.name, "point": point_label(point), "policy": make_policy(spec).label(),
+            "seed": seed, "load": summary["load"], "goodput": summary["goodput_requests_per_s"],
+            "slo": summary["slo_attainment"], "wall_s": time.perf_counter() - started}
+
+
+def envelope_table(frame: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """One row per sweep point; a cell per policy, "goodput/attainment"."""
+    means = frame.groupby(["point", "policy"], sort=False)[["load", "goodput", "slo"]].mean()
+    rows = []
+    for point in frame["point"].unique():
+        at = means.loc[point]
+        row: dict[str, Any] = {"point": point, "req/s": f"{at['load'].mean():.1f}"}
+        for label in order:
+            row[short_name(label)] = f"{at.loc[label, 'goodput']:.2f}/{at.loc[label, 'slo']:.2f}"
+        fixed = [label for label in order if label.startswith("fixed:")]
+        adaptive = next((label for label in order if label.startswith("adaptive")), None)
+        oracle = next((label for label in order if label.startswith("oracle")), None)
+        if fixed:
+            best = max(fixed, key=lambda label: (at.loc[label, "goodput"], at.loc[label, "slo"],
+                                                 -int(label.split("=")[1])))
+            row["best fixed"] = short_name(best)
+            if adaptive:
+                row["adapt/best"] = _ratio(at.loc[adaptive, "goodput"], at.loc[best, "goodput"])
+        if adaptive and oracle:
+            row["adapt/oracle"] = _ratio(at.loc[adaptive, "goodput"], at.loc[oracle, "goodput"])
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("point")
+
+
+def _ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}" if denominator > 0 else "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenarios", nargs="*", help="scenario files (default: scenarios/experiments/*.yaml)")
+    parser.add_argument("--quick", action="store_true", help="15 s of traffic per run, one seed")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: the scenario's)")
+    parser.add_argument("--duration", type=float, default=None, help="override workload.duration_s")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--csv", type=Path, default=None, help="also write every run's row here")
+    arguments = parser.parse_args(argv)
+
+    paths = arguments.scenarios or sorted(str(p) for p in (ROOT / "scenarios" / "experiments").glob("*.yaml"))
+    duration = arguments.duration if arguments.duration is not None else (15.0 if arguments.quick else None)
+    tasks = []
+    orders: dict[str, list[str]] = {}
+    for path in paths:
+        scenario = load_scenario(path)
+        seeds = list(range(arguments.seeds)) if arguments.seeds else scenario.seeds
+        seeds = seeds[:1] if arguments.quick and not arguments.seeds else seeds
+        orders[scenario.name] = scenario.policy_labels()
+        tasks += [(path, point, spec, seed, duration) for point in points(scenario)
+                  for spec in scenario.policies for seed in seeds]
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", 100)
+    with ProcessPoolExecutor(max_workers=arguments.jobs) as pool:
+        futures = [(task[0], pool.submit(run_one, task)) for task in tasks]
+        for path in paths:  # each scenario's table as soon as its runs are done
+            runs = pd.DataFrame([future.result() for where, future in futures if where == path])
+            rows += runs.to_dict("records")
+            name = runs["scenario"].iloc[0]
+            print(f"\n## {name}: goodput (SLO-meeting req/s) / SLO attainment; "
+                  f"{runs['seed'].nunique()} seed(s); {runs['wall_s'].sum():.0f} s of runs", flush=True)
+            print(envelope_table(runs, orders[name]).to_string(), flush=True)
+    frame = pd.DataFrame(rows)
+    if arguments.csv:
+        frame.to_csv(arguments.csv, index=False)
+    by_policy = frame.groupby("policy")["wall_s"].sum().sort_values(ascending=False)
+    print(f"\n{len(tasks)} runs in {time.perf_counter() - started:.0f} s wall on {arguments.jobs} "
+          f"processes; run time by policy (s): "
+          + ", ".join(f"{short_name(label)} {seconds:.0f}" for label, seconds in by_policy.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

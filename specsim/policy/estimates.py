@@ -1,0 +1,29 @@
+"""Small vectorised formulas the policies share (POLICIES.md, "Shared math")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def expected_tokens(alpha: np.ndarray | float, k: int) -> np.ndarray:
+    """Tokens one verification emits with i.i.d. acceptance α and k draft tokens:
+    E(k) = (1 − α^(k+1)) / (1 − α) = Σ_{j=0..k} α^j (accepted prefix + the bonus/correction).
+    Written as the sum so that α = 1 needs no special case."""
+    alpha = np.asarray(alpha, dtype=np.float64)
+    powers = alpha[..., None] ** np.arange(k + 1)
+    return powers.sum(axis=-1)
+
+
+def path_confidence(confidences: np.ndarray) -> np.ndarray:
+    """ĉᵢⱼ = Π_{t≤j} pᵢₜ: the probability that the first j+1 draft tokens are all accepted, if
+    each token's confidence were its acceptance probability. NaN (not drafted) counts as 0, so
+    positions past a request's length contribute nothing."""
+    return np.cumprod(np.nan_to_num(confidences, nan=0.0), axis=1)
+
+
+def observed_trials(verified: np.ndarray, accepted: np.ndarray) -> np.ndarray:
+    """Bernoulli trials one verification observed: the accepted prefix plus the rejected token,
+    when there was one (accepted < verified). accepted / trials is the maximum-likelihood
+    estimate of a per-token acceptance α from a truncated run, where accepted / verified is
+    biased low (α = 0.8, k = 8 gives accepted/verified ≈ 0.42)."""
+    return accepted + (accepted < verified)
