@@ -70,8 +70,7 @@ class SimReplica:
             if plan.view is not None and not plan.prefill:
                 if plain:
                     ahead = scheduler.plain_steps_ahead()
-                    if ahead >= 2:
-                        yield from self._plain_steps(ahead, now)
+                    if ahead >= 2 and (yield from self._plain_steps(ahead, now)):
                         continue
                 elif fixed_k and scheduler.decode_only() and plan.shortest == fixed_k:
                     if (yield from self._fixed_steps(fixed_k, now)):
@@ -101,10 +100,12 @@ class SimReplica:
             if outcome is not None and observes:
                 policy.observe(outcome)
 
-    def _plain_steps(self, ahead: int, now: float) -> Generator[simpy.Event, None, None]:
+    def _plain_steps(self, ahead: int, now: float) -> Generator[simpy.Event, None, int]:
         """Up to `ahead` plain-decoding steps as one wait: with no drafting, no prefill and no
         finish, every step adds a token per request and its time follows from the batch size and
-        the mean context alone."""
+        the mean context alone. Returns the steps run (0: fewer than two fit before the run's
+        horizon, and the caller runs this step the ordinary way — returning 0 without waiting
+        would loop forever at the same instant)."""
         scheduler = self.scheduler
         latency = self.cost.latency
         verify_s, overhead_s = latency.verify_s, latency.step_overhead_s
@@ -123,9 +124,11 @@ class SimReplica:
             rows.append((start, replica, size, 0, 0, 0, 0, 0.0, 0, 0.0, forward_s, step_s, 0.0, 0))
             start = end
             context += size
+        if len(rows) < 2:
+            return 0
         kept = yield from self._wait_rows(rows, now)
-        if kept:
-            scheduler.complete_uniform_steps(rows[:kept], 0, kept, 0)
+        scheduler.complete_uniform_steps(rows[:kept], 0, kept, 0)
+        return kept
 
     def _fixed_steps(self, k: int, now: float) -> Generator[simpy.Event, None, int]:
         """Steps of `fixed(k)` as one wait, while every request drafts k (no cap applies), none
