@@ -263,6 +263,7 @@ class Scheduler:
         decode.drafted[:size] += result.drafted
         decode.verified[:size] += result.verified
         decode.accepted[:size] += result.accepted
+        decode.rejections[:size] += result.accepted < result.verified
         decode.last_verified[:size] = result.verified
         decode.last_accepted[:size] = result.accepted
         outcome = StepOutcome(
