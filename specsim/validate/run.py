@@ -13,6 +13,7 @@ competes with them for the cores.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -71,8 +72,10 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                    serve: Serve | None = None, simulate: Simulate | None = None,
                    progress: bool = True, echo: Callable[[str], None] | None = None) -> Validation:
     """Run the comparison. `serve`/`simulate` default to `realrun.serve.serve` and
-    `sim.cluster.simulate` (tests pass stand-ins). `repeats` real runs per point: the second one
-    measures the real-run noise (the `noise` column). Runs are written under `out/runs/`."""
+    `sim.cluster.simulate` (tests pass stand-ins); a `serve` that takes `profile=`/`requests=`
+    keywords gets the same profile (its policies' cost estimator) and the same requests.
+    `repeats` real runs per point: the second one measures the real-run noise (the `noise`
+    column). Runs are written under `out/runs/`."""
     if serve is None:
         serve = import_serve()
     if simulate is None:
@@ -81,6 +84,7 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
     loads = list(loads or default_loads(scenario))
     seed = scenario.seeds[0] if seed is None else seed
     say = echo or (lambda _line: None)
+    accepted = _keywords(serve)
     tables, points = [], []
     for load in loads:
         point_scenario = scenario.with_fields({LOAD_FIELD: load})
@@ -90,7 +94,10 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
             label = make_policy(spec).label()
             for repeat in range(repeats):
                 say(f"real  {label} @ load {load:g}" + (f" (repeat {repeat + 1})" if repeat else ""))
-                run = serve(point_scenario, spec, seed, target, draft, device=device, show_progress=progress)
+                extra = {key: value for key, value in (("profile", profile), ("requests", requests))
+                         if key in accepted}  # the same cost model for the policy, the same requests
+                run = serve(point_scenario, spec, seed, target, draft, device=device, show_progress=progress,
+                            **extra)
                 check_same_workload(run, requests, f"{label} @ load {load:g}")
                 real_runs.setdefault(label, []).append(run)
         for spec in policies:
@@ -117,6 +124,13 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
              f"({profile.source}), target {target}, draft {draft}, device {device}, "
              f"{repeats} real run(s) per point"]
     return Validation(table, points, notes)
+
+
+def _keywords(function: Callable[..., Any]) -> set[str]:
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return {"profile", "requests"}
+    return {p.name for p in parameters}
 
 
 RUN_FOLDERS = {"real": "real", "real repeat": "real-repeat", "sim": "sim",
