@@ -42,6 +42,8 @@ class _OneLineUsage(click.Command):
 @click.option("--gpu", metavar="LABEL", help="Hardware label for --calibrate (default: cpu on cpu, else "
               "cuda).")
 @click.option("--device", default="cpu", show_default=True, metavar="cpu|cuda|cuda:N")
+@click.option("--threads", metavar="N", help="torch CPU threads for the calibration and the real runs "
+              "(default on cpu: 1 — on a shared machine two threads' barriers make forwards ~10x slower).")
 @click.option("--policies", metavar="P1;P2", help="Policies, separated by ';' or spaces (default: the "
               "scenario's), e.g. 'none;fixed:k=2'.")
 @click.option("--loads", metavar="L1,L2", help="Values of workload.rate_scale (default: the scenario's sweep "
@@ -60,7 +62,8 @@ class _OneLineUsage(click.Command):
 @click.option("--no-replay", is_flag=True, help="Skip the simulator run with replayed acceptance.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def command(scenario: str | None, target: str | None, draft: str | None, profile: str | None,
-            calibrate_first: bool, dataset: str | None, gpu: str | None, device: str, policies: str | None,
+            calibrate_first: bool, dataset: str | None, gpu: str | None, device: str, threads: str | None,
+            policies: str | None,
             loads: str | None, seed: str | None, repeats: str, out: str | None, max_median_error: str,
             max_p99_error: str, max_throughput_error: str, max_attainment_error: str, no_replay: bool,
             quiet: bool) -> None:
@@ -99,6 +102,9 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
     load_values = _loads(loads) if loads is not None else None
     seed_value = _integer("--seed", seed, minimum=0)
     repeat_count = _integer("--repeats", repeats, minimum=1)
+    thread_count = _integer("--threads", threads, minimum=1)
+    if thread_count is None and device == "cpu":
+        thread_count = 1
     thresholds = Thresholds(
         median=_number("--max-median-error", max_median_error) / 100,
         p99=_number("--max-p99-error", max_p99_error) / 100,
@@ -116,6 +122,10 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
     from specsim.validate.run import import_serve
 
     serve = import_serve()  # fail before a calibration if the real engine is missing
+    if thread_count is not None:
+        import torch
+
+        torch.set_num_threads(thread_count)  # one process: the calibration and every real run
     if profile_value is None:
         from calibrate import calibrate
 
@@ -124,7 +134,7 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
         prompts = scenario_prompts(dataset, tuple(loaded.workload.categories), out_dir)
         profile_value = calibrate(target, draft, gpu=gpu or ("cpu" if device == "cpu" else "cuda"),
                                   device=device.split(":")[0], quick=True, dataset=prompts,
-                                  max_draft_tokens=longest, progress=not quiet)
+                                  max_draft_tokens=longest, threads=thread_count, progress=not quiet)
         save_profile(profile_value, out_dir / "profile.json")
         say(f"wrote {out_dir / 'profile.json'}")
 

@@ -153,10 +153,10 @@ def format_table(table: pd.DataFrame, title: str = "") -> str:
 def _format_value(value: float, metric: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if metric == "throughput_tokens_per_s":
+        return f"{value:.1f} tok/s"
     if metric.endswith("_s"):
         return f"{value * 1000:.1f} ms"
-    if metric == "throughput_tokens_per_s":
-        return f"{value:.1f} t/s"
     if metric == "slo_attainment":
         return f"{value * 100:.1f}%"
     return f"{value:.2f}"

@@ -42,6 +42,7 @@ CASES = {
     "unknown policy": (lambda s: [*base(s), "--policies", "none;magic"], "unknown policy 'magic'"),
     "bad policy argument": (lambda s: [*base(s), "--policies", "fixed:q=2"], "has no parameter 'q'"),
     "bad seed": (lambda s: [*base(s), "--seed", "x"], "--seed x: expected an integer"),
+    "zero threads": (lambda s: [*base(s), "--threads", "0"], "--threads 0: must be at least 1"),
     "zero repeats": (lambda s: [*base(s), "--repeats", "0"], "--repeats 0: must be at least 1"),
     "bad threshold": (lambda s: [*base(s), "--max-p99-error", "ten"], "--max-p99-error ten: expected"),
     "negative threshold": (lambda s: [*base(s), "--max-median-error", "-1"], "must be a non-negative number"),

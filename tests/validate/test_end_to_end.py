@@ -45,7 +45,9 @@ def calibrated_pair(tmp_path_factory):
 
     from calibrate import Grid, calibrate, make_tiny_pair
 
-    torch.set_num_threads(2)
+    # one thread, for the calibration and the real runs alike: on the shared 2-core machine a second
+    # thread's barriers made one target forward ~10x slower under neighbours' load (2.9 s vs 0.30 s)
+    torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("tiny-pair")
     target_dir, draft_dir = make_tiny_pair(out)
     chat = [line for line in (out / "prompts.jsonl").read_text().splitlines() if '"chat"' in line]
@@ -56,7 +58,7 @@ def calibrated_pair(tmp_path_factory):
                 prefill_batch_sizes=(1, 2), prefill_prompt_tokens=(16, 32), warmup=2, repeats=9,
                 budget_s=0.3, passes=3)
     profile = calibrate(target_dir, draft_dir, gpu="cpu", grid=grid, dataset=prompts, max_draft_tokens=2,
-                        prompts_per_category=3, new_tokens=32, sampling=False, threads=2, progress=False)
+                        prompts_per_category=3, new_tokens=32, sampling=False, threads=1, progress=False)
     return target_dir, draft_dir, profile
 
 
