@@ -1,4 +1,12 @@
-"""`specsim realrun` (placeholder until its issue lands)."""
+"""`specsim realrun`: serve a scenario's requests on real models and write the run's tables.
+
+Options are checked by hand with one-line errors (as in `specsim calibrate`); torch and
+transformers are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -6,6 +14,82 @@ from specsim.errors import SpecsimError
 
 
 @click.command("realrun")
-def command() -> None:
-    """Not built yet."""
-    raise SpecsimError("'specsim realrun' is not built yet")
+@click.argument("scenario", required=False)
+@click.option("--target", metavar="MODEL",
+              help="Target checkpoint folder or built-in architecture (required).")
+@click.option("--draft", metavar="MODEL", help="Draft checkpoint folder or architecture (required unless the "
+              "policy is 'none').")
+@click.option("--policy", metavar="SPEC", help="Policy, e.g. fixed:k=4 (default: the scenario's first).")
+@click.option("--seed", default="0", show_default=True, metavar="N")
+@click.option("--device", default="cpu", show_default=True, metavar="cpu|cuda")
+@click.option("--out", metavar="DIR", help="Folder for requests/steps/summary (default: "
+              "runs/real/SCENARIO/POLICY-seedN).")
+@click.option("--prompts", metavar="PROMPTS.jsonl", help="Prompt set (default: prompts.jsonl beside the "
+              "target checkpoint, else the built-in text prompts).")
+@click.option("--decoding", metavar="greedy|sampling", help="Default: the scenario's.")
+@click.option("--threads", metavar="N", help="torch CPU threads.")
+@click.option("--quiet", is_flag=True, help="No progress line.")
+def command(scenario: str | None, target: str | None, draft: str | None, policy: str | None, seed: str,
+            device: str, out: str | None, prompts: str | None, decoding: str | None, threads: str | None,
+            quiet: bool) -> None:
+    """Replay SCENARIO's requests in real time on a target/draft pair with continuous batching
+    and batched speculative decoding under one policy. Ctrl-C stops early and keeps every
+    finished request. One replica (cluster.replicas must be 1).
+
+    \b
+    python -m calibrate.tiny_pair /tmp/pair
+    specsim realrun scenarios/x.yaml --target /tmp/pair/target --draft /tmp/pair/draft --policy fixed:k=4
+    """
+    if not scenario:
+        raise SpecsimError("SCENARIO is required (a scenario YAML file; see specsim realrun --help)")
+    if not target:
+        raise SpecsimError("--target is required (see specsim realrun --help)")
+    seed_value = _integer("--seed", seed, minimum=0)
+    thread_count = _integer("--threads", threads, minimum=1)
+    if decoding not in (None, "greedy", "sampling"):
+        raise SpecsimError(f"--decoding {decoding}: expected greedy or sampling")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise SpecsimError(f"--device {device}: expected cpu or cuda")
+
+    from specsim.policy import make_policy
+    from specsim.scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    spec = policy if policy is not None else loaded.policies[0]
+    try:
+        label = make_policy(spec).label()
+    except SpecsimError as error:
+        raise SpecsimError(f"--policy: {error}") from None
+    default_out = Path("runs") / "real" / loaded.name / f"{label.replace(':', '_')}-seed{seed_value}"
+    out_path = Path(out) if out else default_out
+    if out_path.exists() and not out_path.is_dir():
+        raise SpecsimError(f"--out {out_path}: exists and is not a folder")
+
+    import torch
+
+    from realrun.serve import serve
+
+    if thread_count:
+        torch.set_num_threads(thread_count)
+    sampling = None if decoding is None else decoding == "sampling"
+    result = serve(loaded, spec, seed_value, target, draft, device=device, sampling=sampling,
+                   show_progress=not quiet, prompts=prompts)
+    result.write(out_path)
+    summary = result.summary
+    note = " (interrupted)" if result.details.get("interrupted") else ""
+    click.echo(f"wrote {out_path}{note}: {summary['finished']}/{summary['requests']} requests finished, "
+               f"{summary['throughput_tokens_per_s']:.1f} tokens/s, "
+               f"SLO attainment {summary['slo_attainment']:.2f}, "
+               f"mean accepted length {summary['mean_accepted_length']:.2f}")
+
+
+def _integer(flag: str, text: str | None, minimum: int) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise SpecsimError(f"{flag} {text}: expected an integer") from None
+    if value < minimum:
+        raise SpecsimError(f"{flag} {value}: must be at least {minimum}")
+    return value

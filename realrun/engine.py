@@ -1,0 +1,170 @@
+"""One real replica: the shared scheduler's step loop (specsim.engine.scheduler) with real
+prefill, real speculation (backend.py) and measured times, replaying arrivals in real time.
+
+Step, as in the simulator:
+
+    admit → plan (policy.plan_draft) → decode: speculate(policy, plan, backend)
+          → prefill chunks → complete(plan, result, measured times) → policy.observe
+
+- Arrivals: request i becomes visible to the scheduler only once the run clock passes its
+  arrival time; when there is nothing to do the loop sleeps until the next arrival.
+- Prefill: the step's chunks run as one batched forward (target, and draft when the policy
+  drafts), each request's chunk written into its own KV slot; when a request's last chunk is
+  done, the target's next token is chosen from the logits at its last prompt position.
+- Slots: KV slot s holds decode row s; prefilling requests hold slots above the decode rows.
+  The scheduler refills a leaving row with the last row and appends joining requests;
+  `_sync_slots` mirrors that with slot moves (one request's cache each) before every step.
+- A preempted request keeps its tokens; its recompute prefill re-feeds prompt + generated.
+- Generation ignores EOS: lengths come from the workload, and the scheduler caps k so that a
+  request never produces more than its output length.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from realrun.acceptance import next_token
+from realrun.backend import RealSpeculation, right_padded
+from realrun.clock import Clock
+from realrun.kv import SlotKV
+from realrun.models import ModelPair
+from specsim.engine.scheduler import Scheduler, SpeculationResult, StepTimes
+from specsim.engine.speculation import speculate
+from specsim.policy.base import Policy
+
+
+class RealReplica:
+    def __init__(self, pair: ModelPair, scheduler: Scheduler, policy: Policy, prompts: list[list[int]],
+                 slot_capacity: int, sampling: bool, seed: int, clock: Clock) -> None:
+        self.pair = pair
+        self.scheduler = scheduler
+        self.policy = policy
+        self.clock = clock
+        self.sampling = sampling
+        self.tokens = [list(p) for p in prompts]  # per request: prompt + generated
+        self.prompt_total = sum(len(p) for p in prompts)
+        slots = scheduler.limits.max_batch_size
+        self.target_kv = SlotKV(pair.target.config, slots, slot_capacity, pair.device, pair.dtype)
+        self.draft_kv = None
+        if policy.uses_draft:
+            self.draft_kv = SlotKV(pair.draft.config, slots, slot_capacity, pair.device, pair.dtype)
+        self.generator = torch.Generator(device=pair.device).manual_seed(seed) if sampling else None
+        self.backend = RealSpeculation(pair.target, pair.draft if policy.uses_draft else None, self.target_kv,
+                                       self.draft_kv, sampling, self.generator, clock)
+        self.slots = slots
+        self.slot_of: dict[int, int] = {}  # request index → its KV slot (decode row, or above for prefill)
+        self.steps = 0
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, arrival_s: np.ndarray, deadline_s: float,
+            on_step: Callable[[RealReplica], None] | None = None) -> None:
+        """Serve until every request is done or the clock passes `deadline_s`. KeyboardInterrupt
+        propagates between steps' bookkeeping: tables stay consistent up to the last whole step."""
+        scheduler, clock = self.scheduler, self.clock
+        count = len(arrival_s)
+        arrived = 0
+        with torch.inference_mode():
+            while True:
+                now = clock.now()
+                while arrived < count and arrival_s[arrived] <= now:
+                    scheduler.enqueue(arrived)
+                    arrived += 1
+                if now > deadline_s:
+                    return
+                view = scheduler.admit(now)
+                plan = scheduler.plan(now, view, self.policy)
+                if plan is None:
+                    if arrived >= count:
+                        return
+                    time.sleep(max(0.0, min(float(arrival_s[arrived]) - clock.now(), deadline_s - now)))
+                    continue
+                result: SpeculationResult | None = None
+                draft_s = verify_s = prefill_s = 0.0
+                self._sync_slots()
+                if plan.view is not None:
+                    rows = [self.tokens[i] for i in scheduler.decode.index[: scheduler.decode.size].tolist()]
+                    longest = int(plan.draft_lengths.max()) if len(plan.draft_lengths) else 0
+                    self.backend.begin(rows, longest)
+                    result = speculate(self.policy, plan, self.backend)
+                    draft_s, verify_s = self.backend.draft_s, self.backend.verify_s
+                if plan.prefill:
+                    started = clock.now()
+                    self._prefill(plan.prefill)
+                    prefill_s = clock.now() - started
+                end = clock.now()
+                times = StepTimes(draft_s, verify_s, prefill_s, end - now)
+                outcome = scheduler.complete(plan, result, times, end)
+                if outcome is not None:
+                    self.policy.observe(outcome)
+                self.steps += 1
+                if on_step is not None:
+                    on_step(self)
+
+    # -- prefill -------------------------------------------------------------------------------
+    def _prefill(self, chunks: list) -> None:
+        """One batched forward over every scheduled chunk (each request into its own slot)."""
+        slots, feeds = [], []
+        for request, chunk in chunks:
+            slot = self.slot_of[request.index]
+            if request.prefilled == 0:  # a new prefill, or the recompute after a preemption
+                for kv in (self.target_kv, self.draft_kv):
+                    if kv is not None:
+                        kv.lengths[slot] = 0
+            slots.append(slot)
+            feeds.append(self.tokens[request.index][request.prefilled: request.prefilled + chunk])
+        inputs, counts = right_padded(feeds)
+        inputs = inputs.to(self.pair.device)
+        rows = torch.tensor(slots)
+        last = counts - 1  # only the logits at each chunk's last token are needed
+        keep, where = torch.unique(last, return_inverse=True)
+        cache = self.target_kv.batch(rows, len(slots), counts)
+        logits = self.clock.forward(self.pair.target, input_ids=inputs, past_key_values=cache,
+                                    attention_mask=cache.mask, position_ids=cache.position_ids,
+                                    use_cache=True, logits_to_keep=keep.to(self.pair.device)).logits
+        cache.commit(counts)
+        if self.draft_kv is not None:
+            cache = self.draft_kv.batch(rows, len(slots), counts)
+            self.clock.forward(self.pair.draft, input_ids=inputs, past_key_values=cache,
+                               attention_mask=cache.mask, position_ids=cache.position_ids, use_cache=True,
+                               logits_to_keep=1)
+            cache.commit(counts)
+        done = [i for i, (request, chunk) in enumerate(chunks)
+                if request.prefilled + chunk >= request.prefill_tokens
+                and len(self.tokens[request.index]) == request.prefill_tokens]
+        if done:
+            index = torch.tensor(done)
+            at = logits[index.to(logits.device), where[index].to(logits.device)]
+            chosen = next_token(at, self.sampling, self.generator).tolist()
+            for i, token in zip(done, chosen, strict=True):
+                self.tokens[chunks[i][0].index].append(int(token))
+
+    # -- KV slots follow the scheduler -------------------------------------------------------
+    def _sync_slots(self) -> None:
+        """Decode row r → slot r; prefilling requests → slots above the decode rows (kept where
+        they are when possible). Moves copy one request's cache each; a request that left
+        (finished or preempted) frees its slot."""
+        scheduler = self.scheduler
+        decode = scheduler.decode
+        size = decode.size
+        assign = {request: row for row, request in enumerate(decode.index[:size].tolist())}
+        prefilling = [r.index for r in scheduler.prefilling]
+        kept = {self.slot_of[r] for r in prefilling if self.slot_of.get(r, -1) >= size}
+        free = iter(sorted(set(range(size, self.slots)) - kept))
+        for request in prefilling:
+            slot = self.slot_of.get(request, -1)
+            assign[request] = slot if slot >= size else next(free)
+        sources, destinations = [], []
+        for request, slot in assign.items():
+            old = self.slot_of.get(request)
+            if old is not None and old != slot:
+                sources.append(old)
+                destinations.append(slot)
+        for kv in (self.target_kv, self.draft_kv):
+            if kv is not None:
+                kv.move(sources, destinations)
+        self.slot_of = assign
+
