@@ -146,8 +146,19 @@ def format_table(table: pd.DataFrame, title: str = "") -> str:
                 f"{_format_error(row.error, row.unit):>9}{_format_value(row.replay, row.metric):>12}"
                 f"{_format_error(row.replay_error, row.unit):>9}{_format_error(row.noise, row.unit):>9}"
                 f"{_format_threshold(row.threshold, row.unit):>8}  {ok}")
-    lines += ["", verdict_line(table)]
+    noise = noise_line(table)
+    lines += ["", *([noise] if noise else []), verdict_line(table)]
     return "\n".join(lines)
+
+
+def noise_line(table: pd.DataFrame) -> str:
+    """The largest real-run repeat noise per gated metric over all points ('' without repeats)."""
+    gated = table[table["threshold"].notna() & table["noise"].notna()]
+    if gated.empty:
+        return ""
+    parts = [f"{block['label'].iloc[0]} {_format_error(block['noise'].abs().max(), block['unit'].iloc[0])}"
+             for _, block in gated.groupby("metric", sort=False)]
+    return "real-run repeat noise (largest |repeat − real| over the points): " + ", ".join(parts)
 
 
 def _format_value(value: float, metric: str) -> str:

@@ -55,8 +55,8 @@ def calibrated_pair(tmp_path_factory):
     prompts.write_text("\n".join(chat) + "\n")
     # a reduced grid covering the scenario's batches (≤ 4), contexts (≤ ~80) and k ≤ 2
     grid = Grid(batch_sizes=(1, 2, 4), context_tokens=(32, 96), tokens_per_request=(1, 2, 3),
-                prefill_batch_sizes=(1, 2), prefill_prompt_tokens=(16, 32), warmup=2, repeats=9,
-                budget_s=0.3, passes=3)
+                prefill_batch_sizes=(1, 2), prefill_prompt_tokens=(16, 32), warmup=1, repeats=7,
+                budget_s=0.2, passes=2)
     profile = calibrate(target_dir, draft_dir, gpu="cpu", grid=grid, dataset=prompts, max_draft_tokens=2,
                         prompts_per_category=3, new_tokens=32, sampling=False, threads=1, progress=False)
     return target_dir, draft_dir, profile
