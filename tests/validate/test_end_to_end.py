@@ -20,10 +20,15 @@ from specsim.validate.run import run_validation
 
 serve_module = pytest.importorskip("realrun.serve", reason="the real engine (realrun.serve) is not built yet")
 
-# TPOT_BOUND: measured repeat-to-repeat noise of this reduced real run (the same run twice, back to
-# back) on the shared 2-core machine — see MEASURED_NOISE — plus the simulator's own error budget.
-MEASURED_NOISE = None  # filled from measurements, see the module docstring
-TPOT_BOUND = 0.35
+# The bound on |sim − real| / real of the median TPOT. Measured repeat-to-repeat noise of real runs
+# on this project's shared 2-core machine (the same real run twice, back to back, one torch thread,
+# neighbours' load average 7-9), median TPOT: this reduced scenario 20.2%, 6.6%, 66.9%; the six
+# points of scenarios/validate-cpu.yaml 15.8%, 31.3%, 1.1%, 3.6%, 12.0%, 17.2% — median 15.8%,
+# largest 66.9%. A simulator cannot be held closer to one real run than that run is to its own
+# repeat, so the bound is the largest noise seen, rounded up: 70%. (The simulator's errors in the
+# same measurements: -2.1%, -1.6%, +11.5% here; -36% to +43% on validate-cpu.yaml.) On a quiet
+# machine the noise, and so this bound, would be far smaller.
+TPOT_BOUND = 0.70
 
 REDUCED = {
     "name": "validate-reduced",
@@ -58,7 +63,7 @@ def calibrated_pair(tmp_path_factory):
                 prefill_batch_sizes=(1, 2), prefill_prompt_tokens=(16, 32), warmup=1, repeats=7,
                 budget_s=0.2, passes=2)
     profile = calibrate(target_dir, draft_dir, gpu="cpu", grid=grid, dataset=prompts, max_draft_tokens=2,
-                        prompts_per_category=3, new_tokens=32, sampling=False, threads=1, progress=False)
+                        prompts_per_category=2, new_tokens=24, sampling=False, threads=1, progress=False)
     return target_dir, draft_dir, profile
 
 

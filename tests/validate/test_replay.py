@@ -46,7 +46,7 @@ def test_replay_reproduces_known_per_request_acceptance(shipped_profile):
 def test_replay_round_trip_and_fallback(shipped_profile):
     """A replay of a run's own measured acceptance reproduces its overall acceptance; NaN rates
     (requests that never verified) fall back to the profile's sampling."""
-    scenario = small_scenario(rate=30.0, duration_s=4.0, output_tokens={"kind": "fixed", "value": 120})
+    scenario = small_scenario(rate=15.0, duration_s=3.0, output_tokens={"kind": "fixed", "value": 100})
     requests = build_requests(scenario, 1)
     first = simulate(scenario, "fixed:k=3", 1, profile=shipped_profile, requests=requests)
     replayed = simulate(scenario, "fixed:k=3", 1, profile=shipped_profile, requests=requests,

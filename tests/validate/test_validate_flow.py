@@ -18,6 +18,8 @@ from specsim.validate.run import run_validation
 
 from .conftest import SHIPPED, small_scenario
 
+SHORT = {"kind": "uniform", "low": 8, "high": 24}
+
 
 def simulator_as_real(profile, slowdown: float = 1.0):
     """A `serve` that runs the simulator; `slowdown` stretches every request's decode phase."""
@@ -34,7 +36,7 @@ def simulator_as_real(profile, slowdown: float = 1.0):
 
 
 def test_identical_worlds_give_zero_error(shipped_profile, tmp_path):
-    scenario = small_scenario(rate=5.0, duration_s=2.0)
+    scenario = small_scenario(rate=5.0, duration_s=2.0, output_tokens=SHORT)
     result = run_validation(scenario, profile=shipped_profile, target="t", draft="d", out=tmp_path,
                             serve=simulator_as_real(shipped_profile))
     table = result.table
@@ -51,7 +53,7 @@ def test_identical_worlds_give_zero_error(shipped_profile, tmp_path):
 
 
 def write_scenario(tmp_path) -> str:
-    raw = small_scenario(rate=5.0, duration_s=2.0).raw()
+    raw = small_scenario(rate=5.0, duration_s=2.0, output_tokens=SHORT).raw()
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(raw))
     return str(path)
