@@ -156,8 +156,10 @@ def noise_line(table: pd.DataFrame) -> str:
     gated = table[table["threshold"].notna() & table["noise"].notna()]
     if gated.empty:
         return ""
-    parts = [f"{block['label'].iloc[0]} {_format_error(block['noise'].abs().max(), block['unit'].iloc[0])}"
-             for _, block in gated.groupby("metric", sort=False)]
+    parts = []
+    for _, block in gated.groupby("metric", sort=False):
+        largest = _format_error(block["noise"].abs().max(), block["unit"].iloc[0]).lstrip("+")
+        parts.append(f"{block['label'].iloc[0]} {largest}")
     return "real-run repeat noise (largest |repeat − real| over the points): " + ", ".join(parts)
 
 

@@ -60,7 +60,7 @@ def test_error_table_matches_hand_computation():
         assert row["replay_error"] == pytest.approx(error, rel=1e-9, abs=1e-12), metric
         assert row["noise"] == 0.0, metric
         assert row["passed"] == passed, metric
-    assert "real-run repeat noise (largest |repeat − real| over the points): median TTFT +0.0%" in \
+    assert "real-run repeat noise (largest |repeat − real| over the points): median TTFT 0.0%" in \
         format_table(table.reset_index())
     assert table.loc["slo_attainment", "unit"] == "points"
     assert table.loc["ttft_p99_s", "threshold"] == 0.10
