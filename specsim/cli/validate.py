@@ -60,13 +60,14 @@ class _OneLineUsage(click.Command):
 @click.option("--max-attainment-error", default="3", show_default=True, metavar="POINTS",
               help="Threshold on SLO attainment, percentage points.")
 @click.option("--no-replay", is_flag=True, help="Skip the simulator run with replayed acceptance.")
+@click.option("--no-probe", is_flag=True, help="Skip the machine-speed probe before each real run.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def command(scenario: str | None, target: str | None, draft: str | None, profile: str | None,
             calibrate_first: bool, dataset: str | None, gpu: str | None, device: str, threads: str | None,
             policies: str | None,
             loads: str | None, seed: str | None, repeats: str, out: str | None, max_median_error: str,
             max_p99_error: str, max_throughput_error: str, max_attainment_error: str, no_replay: bool,
-            quiet: bool) -> None:
+            no_probe: bool, quiet: bool) -> None:
     """Run SCENARIO on the real pair and in the simulator — same workload, same policy objects —
     for each policy × load; print the error table, write it as CSV with an HTML report, and exit
     0 when every gated metric is within its threshold, 1 otherwise.
@@ -137,6 +138,13 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
                                   max_draft_tokens=longest, threads=thread_count, progress=not quiet)
         save_profile(profile_value, out_dir / "profile.json")
         say(f"wrote {out_dir / 'profile.json'}")
+    probe = calibration_probe_s = None
+    if not no_probe:
+        from calibrate.probe import make_probe
+
+        probe = make_probe(target, device)
+        if calibrate_first:
+            calibration_probe_s = probe()  # right after the calibration: the profile's moment
 
     from specsim.validate.compare import format_table, verdict_line
     from specsim.validate.report import write_report
@@ -145,11 +153,12 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
     result = run_validation(loaded, profile=profile_value, target=target, draft=draft, policies=policy_specs,
                             loads=load_values, seed=seed_value, device=device, repeats=repeat_count,
                             replay=not no_replay, thresholds=thresholds, out=out_dir, serve=serve,
-                            progress=not quiet, echo=say)
+                            progress=not quiet, echo=say, probe=probe,
+                            calibration_probe_s=calibration_probe_s)
     out_dir.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out_dir / "errors.csv", index=False)
     title = f"specsim validate: {loaded.name}"
-    text = format_table(result.table, title)
+    text = "\n".join([format_table(result.table, title), "", *result.notes])
     (out_dir / "errors.txt").write_text(text + "\n")
     write_report(out_dir / "report.html", title, result.table, result.points, result.notes)
     click.echo(text)

@@ -70,12 +70,16 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                    repeats: int = 2, replay: bool = True, thresholds: Thresholds = DEFAULT_THRESHOLDS,
                    out: str | Path | None = None,
                    serve: Serve | None = None, simulate: Simulate | None = None,
-                   progress: bool = True, echo: Callable[[str], None] | None = None) -> Validation:
+                   progress: bool = True, echo: Callable[[str], None] | None = None,
+                   probe: Callable[[], float] | None = None,
+                   calibration_probe_s: float | None = None) -> Validation:
     """Run the comparison. `serve`/`simulate` default to `realrun.serve.serve` and
     `sim.cluster.simulate` (tests pass stand-ins); a `serve` that takes `profile=`/`requests=`
     keywords gets the same profile (its policies' cost estimator) and the same requests.
     `repeats` real runs per point: the second one measures the real-run noise (the `noise`
-    column). Runs are written under `out/runs/`."""
+    column). Runs are written under `out/runs/`. `probe` (calibrate/probe.py) times a fixed
+    forward right before each real run; with `calibration_probe_s`, the same probe taken right
+    after the calibration, the notes state how much the machine's speed drifted between them."""
     if serve is None:
         serve = import_serve()
     if simulate is None:
@@ -96,8 +100,11 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                 say(f"real  {label} @ load {load:g}" + (f" (repeat {repeat + 1})" if repeat else ""))
                 extra = {key: value for key, value in (("profile", profile), ("requests", requests))
                          if key in accepted}  # the same cost model for the policy, the same requests
+                probe_s = probe() if probe is not None else None
                 run = serve(point_scenario, spec, seed, target, draft, device=device, show_progress=progress,
                             **extra)
+                if probe_s is not None:
+                    run.details["probe_s"] = probe_s
                 check_same_workload(run, requests, f"{label} @ load {load:g}")
                 real_runs.setdefault(label, []).append(run)
         for spec in policies:
@@ -123,7 +130,24 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
     notes = [f"scenario {scenario.name} ({scenario.source}), seed {seed}, profile {profile.name} "
              f"({profile.source}), target {target}, draft {draft}, device {device}, "
              f"{repeats} real run(s) per point"]
+    notes += probe_notes(points, calibration_probe_s)
     return Validation(table, points, notes)
+
+
+def probe_notes(points: list[dict[str, Any]], calibration_probe_s: float | None) -> list[str]:
+    """One line per point: the speed probe before its real runs, against the calibration's."""
+    lines = []
+    for point in points:
+        probes = [(name, run.details.get("probe_s")) for name, run in point["runs"].items()
+                  if name.startswith("real") and run.details.get("probe_s") is not None]
+        if not probes:
+            continue
+        parts = [f"before {name} {value * 1e3:.1f} ms" for name, value in probes]
+        if calibration_probe_s:
+            ratio = probes[0][1] / calibration_probe_s
+            parts.append(f"at calibration {calibration_probe_s * 1e3:.1f} ms (real/calibration {ratio:.2f})")
+        lines.append(f"speed probe, {point['policy']} @ load {point['load']:g}: " + ", ".join(parts))
+    return lines
 
 
 def _keywords(function: Callable[..., Any]) -> set[str]:

@@ -38,7 +38,8 @@ def simulator_as_real(profile, slowdown: float = 1.0):
 def test_identical_worlds_give_zero_error(shipped_profile, tmp_path):
     scenario = small_scenario(rate=5.0, duration_s=2.0, output_tokens=SHORT)
     result = run_validation(scenario, profile=shipped_profile, target="t", draft="d", out=tmp_path,
-                            serve=simulator_as_real(shipped_profile))
+                            serve=simulator_as_real(shipped_profile), probe=lambda: 0.02,
+                            calibration_probe_s=0.01)
     table = result.table
     assert len(table) == 2 * 2 * len(METRICS)  # policies × loads × metrics
     assert set(table["policy"]) == {"none", "fixed:k=3"} and set(table["load"]) == {0.5, 1.0}
@@ -50,6 +51,10 @@ def test_identical_worlds_give_zero_error(shipped_profile, tmp_path):
     folder = tmp_path / "runs" / "fixed_k=3@0.5"
     assert sorted(p.name for p in folder.iterdir()) == ["real", "real-repeat", "sim", "sim-replay"]
     assert len(read_result(folder / "sim").requests) == len(read_result(folder / "real").requests)
+    # the speed probe before each real run, against the calibration's, in the notes and run details
+    assert "speed probe, fixed:k=3 @ load 0.5: before real 20.0 ms, before real repeat 20.0 ms, at " \
+        "calibration 10.0 ms (real/calibration 2.00)" in result.notes
+    assert read_result(folder / "real").details["probe_s"] == 0.02
 
 
 def write_scenario(tmp_path) -> str:
@@ -73,7 +78,9 @@ def test_cli_passes_with_exit_0_and_writes_table_and_report(shipped_profile, tmp
     assert "verdict: PASS — all 6 gated metrics within thresholds" in result.output
     out = tmp_path / "out"
     assert (out / "errors.csv").read_text().startswith("policy,load,metric,label,unit,real,sim,error")
-    assert "fixed:k=3 @ load 1" in (out / "errors.txt").read_text()
+    text = (out / "errors.txt").read_text()
+    assert "fixed:k=3 @ load 1" in text
+    assert "speed probe, fixed:k=3 @ load 1: before real " in text  # probed the (random) tiny target
     page = (out / "report.html").read_text()
     assert not re.search(r"<script[^>]+src=", page)  # plotly.js embedded: works offline
     assert page.count("Plotly.newPlot") == 1  # one figure per policy × load
@@ -85,12 +92,12 @@ def test_cli_passes_with_exit_0_and_writes_table_and_report(shipped_profile, tmp
 def test_cli_fails_with_exit_1_when_the_simulator_is_off(shipped_profile, tmp_path, monkeypatch):
     slow = simulator_as_real(shipped_profile, slowdown=1.25)  # real decode 25% slower than predicted
     result = invoke(tmp_path, monkeypatch, slow, "--policies", "none;fixed:k=3", "--loads", "1",
-                    "--repeats", "1", "--no-replay")
+                    "--repeats", "1", "--no-replay", "--no-probe")
     assert result.exit_code == 1, result.output
     assert "verdict: FAIL" in result.output
     assert "median TPOT -20.0% (threshold 5%)" in result.output  # 1/1.25 − 1
     # a threshold loose enough lets the TPOT through; throughput and TTFT are untouched by the stretch
     loose = invoke(tmp_path, monkeypatch, slow, "--policies", "fixed:k=3", "--loads", "1", "--repeats", "1",
-                   "--no-replay", "--max-median-error", "21", "--max-p99-error", "21",
+                   "--no-replay", "--no-probe", "--max-median-error", "21", "--max-p99-error", "21",
                    "--max-throughput-error", "30", "--max-attainment-error", "100")
     assert loose.exit_code == 0, loose.output
