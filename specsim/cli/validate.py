@@ -64,8 +64,8 @@ class _OneLineUsage(click.Command):
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def command(scenario: str | None, target: str | None, draft: str | None, profile: str | None,
             calibrate_first: bool, dataset: str | None, gpu: str | None, device: str, threads: str | None,
-            policies: str | None,
-            loads: str | None, seed: str | None, repeats: str, out: str | None, max_median_error: str,
+            policies: str | None, loads: str | None, seed: str | None, repeats: str, out: str | None,
+            max_median_error: str,
             max_p99_error: str, max_throughput_error: str, max_attainment_error: str, no_replay: bool,
             no_probe: bool, quiet: bool) -> None:
     """Run SCENARIO on the real pair and in the simulator — same workload, same policy objects —
@@ -90,8 +90,9 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
         raise SpecsimError("--profile and --calibrate exclude each other: give a profile or measure one")
     if not profile and not calibrate_first:
         raise SpecsimError("give --profile PROFILE or --calibrate (measure the pair on this machine first)")
-    if dataset and not calibrate_first:
-        raise SpecsimError("--dataset is used by --calibrate only")
+    for flag, value in (("--dataset", dataset), ("--gpu", gpu)):
+        if value and not calibrate_first:
+            raise SpecsimError(f"{flag} is used by --calibrate only")
     if dataset and not Path(dataset).is_file():
         raise SpecsimError(f"--dataset {dataset}: no such file")
     if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):

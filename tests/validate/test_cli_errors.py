@@ -36,6 +36,7 @@ CASES = {
     "missing profile": (lambda s: [s, "--target", "tiny-target", "--draft", "tiny-draft", "--profile",
                                    "/no/such.json"], "no/such.json"),
     "dataset without calibrate": (lambda s: [*base(s), "--dataset", "x.jsonl"], "--dataset is used by"),
+    "gpu without calibrate": (lambda s: [*base(s), "--gpu", "h100"], "--gpu is used by --calibrate only"),
     "bad load": (lambda s: [*base(s), "--loads", "0.5,fast"], "--loads 0.5,fast: 'fast' is not a number"),
     "negative load": (lambda s: [*base(s), "--loads", "-1"], "must be a positive rate scale"),
     "empty loads": (lambda s: [*base(s), "--loads", ","], "--loads: no value given"),
