@@ -1,6 +1,6 @@
 """How fast is the real engine, and how much of a step is not model work?
 
-    python benchmarks/realrun_overhead.py [--threads N] [--new-tokens N] [--k K]
+    python benchmarks/realrun_overhead.py [--threads N] [--new-tokens N] [--k K] [--device cpu|cuda]
 
 On the tiny real-weight pair (calibrate/tiny_pair.py), prints:
 1. output tokens/s at batch 1, 4 and 16 (all requests queued at t = 0, max_batch_size = batch),
@@ -48,7 +48,8 @@ def run_engine(batch: int, policy: str, args, target_dir, draft_dir):
     best = None
     for _ in range(args.repeats):
         result = serve(scenario(batch, args.prompt_tokens, args.new_tokens), policy, 0, target_dir,
-                       draft_dir if policy != "none" else None, show_progress=False)
+                       draft_dir if policy != "none" else None, device=args.device, dtype="float32",
+                       show_progress=False)
         steps = result.steps
         step_total = float(steps["step_s"].sum())
         tokens = int(result.requests["output_tokens"].sum())
@@ -80,8 +81,10 @@ def run_hf(prompts, args, target, draft, assistant: str | None) -> float:
         start = time.perf_counter()
         with torch.inference_mode():
             for prompt in prompts:
-                target.generate(torch.tensor([prompt]), max_new_tokens=args.new_tokens,
+                target.generate(torch.tensor([prompt], device=target.device), max_new_tokens=args.new_tokens,
                                 min_new_tokens=args.new_tokens, do_sample=False, **kwargs)
+        if target.device.type == "cuda":
+            torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -93,6 +96,7 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=32)
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     target_dir, draft_dir = make_tiny_pair(CACHE)
@@ -113,8 +117,8 @@ def main() -> None:
     from transformers.utils import logging
 
     logging.disable_progress_bar()
-    target = AutoModelForCausalLM.from_pretrained(target_dir, dtype=torch.float32).eval()
-    draft = AutoModelForCausalLM.from_pretrained(draft_dir, dtype=torch.float32).eval()
+    target = AutoModelForCausalLM.from_pretrained(target_dir, dtype=torch.float32).to(args.device).eval()
+    draft = AutoModelForCausalLM.from_pretrained(draft_dir, dtype=torch.float32).to(args.device).eval()
     prompts = engine[1, "none"]["prompts"]
     plain_hf = run_hf(prompts, args, target, draft, None)
     constant_hf = run_hf(prompts, args, target, draft, "constant")

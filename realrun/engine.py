@@ -104,6 +104,23 @@ class RealReplica:
                 if on_step is not None:
                     on_step(self)
 
+    def warm_up(self) -> None:
+        """A few forwards before the clock starts, so the first request does not pay for lazy
+        initialisation (allocator, kernels); the slots are left empty."""
+        with torch.inference_mode():
+            for width in (8, 3, 1):
+                inputs = torch.zeros(1, width, dtype=torch.long, device=self.pair.device)
+                for model, kv in ((self.pair.target, self.target_kv), (self.pair.draft, self.draft_kv)):
+                    if kv is not None:
+                        cache = kv.batch(None, 1, torch.tensor([width]))
+                        model(input_ids=inputs, past_key_values=cache, attention_mask=cache.mask,
+                              position_ids=cache.position_ids, use_cache=True)
+                        cache.commit(torch.tensor([width]))
+        for kv in (self.target_kv, self.draft_kv):
+            if kv is not None:
+                kv.lengths.zero_()
+        self.clock.forward_s = 0.0
+
     # -- prefill -------------------------------------------------------------------------------
     def _prefill(self, chunks: list) -> None:
         """One batched forward over every scheduled chunk (each request into its own slot)."""

@@ -104,7 +104,8 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
     drain_s = scenario.drain_s if scenario.drain_s is not None else window_s
     progress = Progress(len(requests), log, sys.stderr) if show_progress else None
     interrupted = False
-    clock.origin = time.perf_counter()  # arrivals count from here, after model loading
+    replica.warm_up()
+    clock.origin = time.perf_counter()  # arrivals count from here, after loading and warm-up
     try:
         replica.run(requests.arrival_s, window_s + drain_s, progress.update if progress else None)
     except KeyboardInterrupt:
