@@ -22,12 +22,12 @@ serve_module = pytest.importorskip("realrun.serve", reason="the real engine (rea
 
 # The bound on |sim − real| / real of the median TPOT. Measured repeat-to-repeat noise of real runs
 # on this project's shared 2-core machine (the same real run twice, back to back, one torch thread,
-# neighbours' load average 7-9), median TPOT: this reduced scenario 20.2%, 6.6%, 66.9%; the six
-# points of scenarios/validate-cpu.yaml 15.8%, 31.3%, 1.1%, 3.6%, 12.0%, 17.2% — median 15.8%,
-# largest 66.9%. A simulator cannot be held closer to one real run than that run is to its own
-# repeat, so the bound is the largest noise seen, rounded up: 70%. (The simulator's errors in the
-# same measurements: -2.1%, -1.6%, +11.5% here; -36% to +43% on validate-cpu.yaml.) On a quiet
-# machine the noise, and so this bound, would be far smaller.
+# neighbours' load average 2-9), median TPOT: this reduced scenario 20.2%, 6.6%, 66.9%; the 24
+# points of four full scenarios/validate-cpu.yaml runs 0.2% to 33.4% — over all 27 pairs median
+# 10.9%, 90th percentile 24.6%, largest 66.9%. A simulator cannot be held closer to one real run
+# than that run is to its own repeat, so the bound is the largest noise seen, rounded up: 70%.
+# (The simulator's errors in the same measurements: -2.1%, -1.6%, +11.5% here; -46% to +43% on
+# validate-cpu.yaml, see VALIDATION.md.) On a quiet machine this bound would be far tighter.
 TPOT_BOUND = 0.70
 
 REDUCED = {
