@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim.replay_acceptance import ReplayedAcceptance
 from sim.replica import SimReplica
 from sim.router import make_router
 from sim.sampling import SampledSpeculation
@@ -27,9 +28,12 @@ from specsim.workload.requests import Requests
 
 
 def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
-             profile: Profile | None = None, requests: Requests | None = None) -> RunResult:
+             profile: Profile | None = None, requests: Requests | None = None,
+             acceptance_replay: np.ndarray | None = None) -> RunResult:
     """Run one scenario under one policy and seed. `requests` replaces the generated workload
-    (validation replays exactly what the real engine served)."""
+    (validation replays exactly what the real engine served); `acceptance_replay`, one per-token
+    acceptance probability per request (NaN: sample it), replaces the sampled acceptance
+    (sim/replay_acceptance.py)."""
     profile = profile or load_profile(scenario.profile, relative_to=scenario.base_dir)
     requests = requests if requests is not None else build_requests(scenario, seed)
     label = make_policy(policy_spec).label()
@@ -47,6 +51,8 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
         cost = CostEstimator(latency, policy.uses_draft)
         scheduler = Scheduler(index, requests, latent, limits, policy, cost, scenario.slo.scale, log)
         backend = SampledSpeculation(acceptance, rng_for(seed, STREAM_REPLICA + index))
+        if acceptance_replay is not None:
+            backend = ReplayedAcceptance(acceptance, backend.rng, scheduler.decode, acceptance_replay)
         replicas.append(SimReplica(env, scheduler, policy, backend, cost))
     router = make_router(scenario.cluster.router, replicas)
 

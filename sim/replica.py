@@ -53,6 +53,8 @@ class SimReplica:
             for hook in ("plan_draft", "continue_drafting", "plan_verify", "observe"))
         # fixed(k) exactly (not a subclass): every step plans k for all, the other hooks default
         fixed_k = policy.k if type(policy) is FixedLength and speculative and not knows_future else 0
+        if not backend.fused_steps:
+            fixed_k = 0
         timeout = env.timeout
         while True:
             now = env.now
@@ -186,7 +188,9 @@ class SimReplica:
             return 0
         kept = yield from self._wait_rows(rows, now)
         backend.ring_advance(kept - 1)  # the first step's slot was taken by begin_step
-        scheduler.complete_uniform_steps(rows[:kept], k, produced[kept - 1], prefix[kept - 1].copy())
+        rejections = (prefix[:kept] < k).sum(axis=0)
+        scheduler.complete_uniform_steps(rows[:kept], k, produced[kept - 1], prefix[kept - 1].copy(),
+                                         rejections)
         return kept
 
     def _wait_rows(self, rows: list[tuple[float | int, ...]],

@@ -27,6 +27,8 @@ class SampledSpeculation:
     those of sampling each step afresh.
     """
 
+    fused_steps = True  # SimReplica may run fixed(k) spans from the ring (ring_prefix)
+
     def __init__(self, model: AcceptanceModel | None, rng: np.random.Generator) -> None:
         self.model = model
         self.rng = rng
@@ -103,17 +105,6 @@ class SampledSpeculation:
         """The step's planned lengths and their max/min, so `draft` need not recompute them."""
         self._plan_lengths = plan.draft_lengths
         self._longest, self._shortest = plan.longest, plan.shortest
-
-    # -- one step, without the ring (kept for callers that sample step by step) ----------------------
-    def prepare(self, category: np.ndarray, latent: np.ndarray, positions: int) -> np.ndarray:
-        """Sample this step's outcomes; returns the accepted prefix if `positions` were verified."""
-        if positions > 0:
-            assert self.model is not None
-            self.confidences, self.prefix = self.model.sample(self.rng, category, latent, positions)
-        else:
-            self.confidences = np.empty((len(category), 0))
-            self.prefix = np.zeros(len(category), dtype=np.int64)
-        return self.prefix
 
     # -- SpeculationBackend ------------------------------------------------------------------------
     def draft(self, lengths: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ class RequestState:
     drafted: int = 0
     verified: int = 0
     accepted: int = 0
+    rejections: int = 0  # steps whose verification rejected a draft token (accepted < verified)
     last_verified: int = -1
     last_accepted: int = -1
     preemptions: int = 0
@@ -49,7 +50,8 @@ class RequestState:
 
 
 _INT_FIELDS = ("index", "prompt_tokens", "output_tokens", "category", "generated", "steps", "drafted",
-               "verified", "accepted", "last_verified", "last_accepted", "preemptions", "admitted_seq")
+               "verified", "accepted", "rejections", "last_verified", "last_accepted", "preemptions",
+               "admitted_seq")
 _FLOAT_FIELDS = ("arrival_s", "first_token_s", "slo_ttft_s", "slo_tpot_s", "latent")
 
 
@@ -83,6 +85,7 @@ class DecodeBatch:
     drafted: np.ndarray
     verified: np.ndarray
     accepted: np.ndarray
+    rejections: np.ndarray
     last_verified: np.ndarray
     last_accepted: np.ndarray
     preemptions: np.ndarray

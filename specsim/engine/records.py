@@ -1,10 +1,12 @@
 """What a run records, and the contract-3 tables built from it (DESIGN.md).
 
 Both engines write through `RunLog`, so sim and real tables have the same columns and the same
-definitions. Two columns beyond the contract's list, kept because validation needs them:
-`steps.prefill_s` (step_s = draft_s + verify_s + prefill_s + the engine's overhead) and
+definitions. Columns beyond the contract's list, kept because validation needs them:
+`steps.prefill_s` (step_s = draft_s + verify_s + prefill_s + the engine's overhead),
 `steps.speculating` (requests with k > 0 in the step: the denominator of the mean accepted
-length).
+length), and `requests.rejected_steps` (the request's steps whose verification rejected a draft
+token: with `accepted_tokens` it gives the request's per-token acceptance, which `specsim
+validate` replays in the simulator).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from specsim.workload.requests import Requests
 REQUEST_COLUMNS = (
     "request_id", "category", "arrival_s", "first_token_s", "finish_s", "prompt_tokens", "output_tokens",
     "ttft_s", "tpot_s", "e2e_s", "slo_ttft_s", "slo_tpot_s", "slo_met", "replica", "steps",
-    "drafted_tokens", "verified_tokens", "accepted_tokens",
+    "drafted_tokens", "verified_tokens", "accepted_tokens", "rejected_steps",
 )
 STEP_COLUMNS = (
     "t_s", "replica", "batch_size", "prefill_tokens", "drafted", "verified", "accepted", "k_mean", "k_max",
@@ -43,6 +45,7 @@ class RunLog:
         self.drafted = np.zeros(count, dtype=np.int64)
         self.verified = np.zeros(count, dtype=np.int64)
         self.accepted = np.zeros(count, dtype=np.int64)
+        self.rejections = np.zeros(count, dtype=np.int64)
         self.preemptions = np.zeros(count, dtype=np.int64)
         self.step_rows: list[tuple[float | int, ...]] = []
         self.finished = 0
@@ -65,6 +68,7 @@ class RunLog:
         self.drafted[index] = request.drafted
         self.verified[index] = request.verified
         self.accepted[index] = request.accepted
+        self.rejections[index] = request.rejections
         self.preemptions[index] = request.preemptions
         if not math.isnan(finish_s):
             self.finished += 1
@@ -107,6 +111,7 @@ class RunLog:
             "drafted_tokens": self.drafted,
             "verified_tokens": self.verified,
             "accepted_tokens": self.accepted,
+            "rejected_steps": self.rejections,
         })
         return table
 

@@ -322,6 +322,7 @@ class Scheduler:
             decode.drafted[:size] += drafted
             decode.verified[:size] += verified
             decode.accepted[:size] += accepted
+            decode.rejections[:size] += accepted < verified
         decode.last_verified[:size] = verified
         decode.last_accepted[:size] = accepted
         outcome = StepOutcome(
@@ -364,10 +365,12 @@ class Scheduler:
         return max(0, min(steps, self.kv_slack_tokens() // size + 1))
 
     def complete_uniform_steps(self, rows: list[tuple[float | int, ...]], k: int,
-                               produced: np.ndarray | int, last_accepted: np.ndarray | int) -> None:
+                               produced: np.ndarray | int, last_accepted: np.ndarray | int,
+                               rejections: np.ndarray | int = 0) -> None:
         """Apply len(rows) decode-only steps in which every request drafted and verified k tokens
         (what `complete` would do step by step); `produced`: tokens each request produced over
-        them, `last_accepted`: the last step's accepted prefixes; `rows`: the steps-table rows."""
+        them, `last_accepted`: the last step's accepted prefixes, `rejections`: each request's
+        steps that rejected a draft token; `rows`: the steps-table rows."""
         steps = len(rows)
         decode = self.decode
         size = decode.size
@@ -378,6 +381,7 @@ class Scheduler:
             decode.drafted[:size] += steps * k
             decode.verified[:size] += steps * k
             decode.accepted[:size] += produced - steps
+            decode.rejections[:size] += rejections
         decode.last_verified[:size] = k
         decode.last_accepted[:size] = last_accepted
         total = produced * size if isinstance(produced, int) else int(produced.sum())

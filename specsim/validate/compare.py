@@ -1,0 +1,189 @@
+"""The error table: simulated vs real, per policy × load × metric, and the verdict.
+
+Every number is recomputed from the runs' two tables with `specsim.metrics.summarize`, so a real
+and a simulated run are judged by the same arithmetic. Errors:
+
+- relative for latencies, throughput, mean accepted length and mean k: (sim − real) / real
+  (0 when both are 0; ±inf when only the real value is 0);
+- in percentage points for SLO attainment: 100 · (sim − real).
+
+A metric with a threshold passes when |error| ≤ threshold; both values undefined (NaN: e.g. no
+TPOT because nothing finished, or no accepted length under `none`) passes, one undefined fails.
+Mean accepted length and mean k are reported, not gated: they explain a latency error, and the
+latencies already carry their effect. Columns `replay`/`replay_error` are the simulator with the
+real run's measured acceptance replayed (what is left there is timing error); `noise` is the
+difference between two real runs of the same point, in the same unit as the error — the floor
+under which the simulator cannot be judged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from specsim.metrics import summarize
+from specsim.results import RunResult
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    median: float = 0.05  # relative, median TTFT and TPOT
+    p99: float = 0.10  # relative, p99 TTFT and TPOT
+    throughput: float = 0.05  # relative
+    attainment_points: float = 3.0  # percentage points
+
+    def for_group(self, group: str | None) -> float | None:
+        return None if group is None else getattr(self, group)
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+# (summary key, label, unit, threshold group)
+METRICS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("ttft_p50_s", "median TTFT", "rel", "median"),
+    ("ttft_p99_s", "p99 TTFT", "rel", "p99"),
+    ("tpot_p50_s", "median TPOT", "rel", "median"),
+    ("tpot_p99_s", "p99 TPOT", "rel", "p99"),
+    ("throughput_tokens_per_s", "throughput", "rel", "throughput"),
+    ("slo_attainment", "SLO attainment", "points", "attainment_points"),
+    ("mean_accepted_length", "mean accepted length", "rel", None),
+    ("mean_k", "mean k", "rel", None),
+)
+
+TABLE_COLUMNS = ("policy", "load", "metric", "label", "unit", "real", "sim", "error", "replay",
+                 "replay_error", "noise", "threshold", "passed")
+
+
+def table_summary(result: RunResult) -> dict[str, Any]:
+    """The summary row of a run, recomputed from its tables."""
+    window = float(result.summary.get("arrival_window_s", math.nan))
+    return summarize(result.requests, result.steps, scenario=str(result.summary.get("scenario", "")),
+                     policy=str(result.summary.get("policy", "")), seed=int(result.summary.get("seed", 0)),
+                     arrival_window_s=window)
+
+
+def metric_error(real: float, sim: float, unit: str) -> float:
+    """sim − real, relative to real (unit 'rel') or in percentage points of a share ('points')."""
+    if math.isnan(real) or math.isnan(sim):
+        return math.nan
+    if unit == "points":
+        return 100.0 * (sim - real)
+    if real == 0:
+        return 0.0 if sim == 0 else math.copysign(math.inf, sim)
+    return (sim - real) / abs(real)
+
+
+def passes(real: float, sim: float, error: float, threshold: float | None) -> bool | None:
+    if threshold is None:
+        return None
+    if math.isnan(real) and math.isnan(sim):
+        return True
+    if math.isnan(error):
+        return False
+    return abs(error) <= threshold + 1e-12
+
+
+def compare_point(policy: str, load: float, real: RunResult, sim: RunResult, *,
+                  replay: RunResult | None = None, repeat: RunResult | None = None,
+                  thresholds: Thresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
+    """The error table's rows for one policy × load."""
+    summaries = {name: table_summary(run) if run is not None else None
+                 for name, run in (("real", real), ("sim", sim), ("replay", replay), ("repeat", repeat))}
+    rows = []
+    for key, label, unit, group in METRICS:
+        real_value = float(summaries["real"][key])
+        sim_value = float(summaries["sim"][key])
+        error = metric_error(real_value, sim_value, unit)
+        threshold = thresholds.for_group(group)
+        replay_value = float(summaries["replay"][key]) if summaries["replay"] else math.nan
+        repeat_value = float(summaries["repeat"][key]) if summaries["repeat"] else math.nan
+        rows.append({
+            "policy": policy, "load": float(load), "metric": key, "label": label, "unit": unit,
+            "real": real_value, "sim": sim_value, "error": error,
+            "replay": replay_value,
+            "replay_error": metric_error(real_value, replay_value, unit) if replay is not None else math.nan,
+            "noise": metric_error(real_value, repeat_value, unit) if repeat is not None else math.nan,
+            "threshold": math.nan if threshold is None else threshold,
+            "passed": passes(real_value, sim_value, error, threshold),
+        })
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def verdict(table: pd.DataFrame) -> tuple[bool, list[str]]:
+    """(all gated metrics pass, one line per failing metric)."""
+    gated = table[table["passed"].notna()]
+    failing = gated[~gated["passed"].astype(bool)]
+    lines = [f"{row.policy} @ load {row.load:g}: {row.label} {_format_error(row.error, row.unit)} "
+             f"(threshold {_format_threshold(row.threshold, row.unit)})" for row in failing.itertuples()]
+    return failing.empty, lines
+
+
+def verdict_line(table: pd.DataFrame) -> str:
+    ok, failures = verdict(table)
+    gated = int(table["passed"].notna().sum())
+    if ok:
+        return f"verdict: PASS — all {gated} gated metrics within thresholds"
+    return f"verdict: FAIL — {len(failures)} of {gated} gated metrics over thresholds: " + "; ".join(failures)
+
+
+def format_table(table: pd.DataFrame, title: str = "") -> str:
+    """The error table as text, one block per policy × load, and the verdict line."""
+    lines = [title] if title else []
+    header = (f"  {'metric':<22}{'real':>12}{'sim':>12}{'error':>9}{'replay':>12}{'error':>9}"
+              f"{'noise':>9}{'limit':>8}  ok")
+    for (policy, load), block in table.groupby(["policy", "load"], sort=False):
+        lines += ["", f"{policy} @ load {load:g}", header]
+        for row in block.itertuples():
+            ok = "" if row.passed is None or (isinstance(row.passed, float) and math.isnan(row.passed)) \
+                else ("yes" if row.passed else "NO")
+            lines.append(
+                f"  {row.label:<22}{_format_value(row.real, row.metric):>12}"
+                f"{_format_value(row.sim, row.metric):>12}"
+                f"{_format_error(row.error, row.unit):>9}{_format_value(row.replay, row.metric):>12}"
+                f"{_format_error(row.replay_error, row.unit):>9}{_format_error(row.noise, row.unit):>9}"
+                f"{_format_threshold(row.threshold, row.unit):>8}  {ok}")
+    noise = noise_line(table)
+    lines += ["", *([noise] if noise else []), verdict_line(table)]
+    return "\n".join(lines)
+
+
+def noise_line(table: pd.DataFrame) -> str:
+    """The largest real-run repeat noise per gated metric over all points ('' without repeats)."""
+    gated = table[table["threshold"].notna() & table["noise"].notna()]
+    if gated.empty:
+        return ""
+    parts = []
+    for _, block in gated.groupby("metric", sort=False):
+        largest = _format_error(block["noise"].abs().max(), block["unit"].iloc[0]).lstrip("+")
+        parts.append(f"{block['label'].iloc[0]} {largest}")
+    return "real-run repeat noise (largest |repeat − real| over the points): " + ", ".join(parts)
+
+
+def _format_value(value: float, metric: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if metric == "throughput_tokens_per_s":
+        return f"{value:.1f} tok/s"
+    if metric.endswith("_s"):
+        return f"{value * 1000:.1f} ms"
+    if metric == "slo_attainment":
+        return f"{value * 100:.1f}%"
+    return f"{value:.2f}"
+
+
+def _format_error(error: float, unit: str) -> str:
+    if error is None or (isinstance(error, float) and math.isnan(error)):
+        return "–"
+    if np.isinf(error):
+        return "+inf" if error > 0 else "-inf"
+    return f"{error:+.1f}pt" if unit == "points" else f"{error * 100:+.1f}%"
+
+
+def _format_threshold(threshold: float, unit: str) -> str:
+    if threshold is None or math.isnan(threshold):
+        return ""
+    return f"{threshold:g}pt" if unit == "points" else f"{threshold * 100:g}%"

@@ -1,0 +1,181 @@
+"""One validation: for each load × policy, the real run, the simulator on the identical workload,
+and the simulator again with the real run's measured acceptance replayed; then the error table
+and the report.
+
+Load: a value of `workload.rate_scale` (it multiplies every arrival rate, or divides a trace's
+gaps), applied with `Scenario.with_fields`; the default is the scenario's own sweep axis on
+`workload.rate_scale`, if it has one.
+
+Order: per load, every policy's real run(s) first, back to back, then the simulations — so the
+real runs of one load see the same machine conditions, and the simulator (milliseconds) never
+competes with them for the cores.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from specsim.errors import SpecsimError
+from specsim.policy import make_policy
+from specsim.profile import Profile
+from specsim.results import RunResult
+from specsim.scenario import Scenario, build_requests
+from specsim.validate.acceptance import measured_acceptance
+from specsim.validate.compare import DEFAULT_THRESHOLDS, Thresholds, compare_point
+from specsim.workload.requests import Requests
+
+LOAD_FIELD = "workload.rate_scale"
+Serve = Callable[..., RunResult]  # realrun.serve.serve's signature
+Simulate = Callable[..., RunResult]  # sim.cluster.simulate's signature
+
+
+@dataclass
+class Validation:
+    table: pd.DataFrame
+    points: list[dict[str, Any]] = field(default_factory=list)  # policy, load, runs {name: RunResult}
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        gated = self.table[self.table["passed"].notna()]
+        return bool(gated["passed"].astype(bool).all())
+
+
+def default_loads(scenario: Scenario) -> list[float]:
+    values = scenario.sweep.grid.get(LOAD_FIELD)
+    if values:
+        return [float(v) for v in values]
+    return [float(scenario.workload.rate_scale)]
+
+
+def import_serve() -> Serve:
+    try:
+        from realrun.serve import serve
+    except ImportError as error:
+        raise SpecsimError(f"the real engine is not available (realrun.serve: {error})") from None
+    return serve
+
+
+def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, draft: str | Path | None,
+                   policies: Sequence[str | dict[str, Any]] | None = None,
+                   loads: Sequence[float] | None = None, seed: int | None = None, device: str = "cpu",
+                   repeats: int = 2, replay: bool = True, thresholds: Thresholds = DEFAULT_THRESHOLDS,
+                   out: str | Path | None = None,
+                   serve: Serve | None = None, simulate: Simulate | None = None,
+                   progress: bool = True, echo: Callable[[str], None] | None = None,
+                   probe: Callable[[], float] | None = None,
+                   calibration_probe_s: float | None = None) -> Validation:
+    """Run the comparison. `serve`/`simulate` default to `realrun.serve.serve` and
+    `sim.cluster.simulate` (tests pass stand-ins); a `serve` that takes `profile=`/`requests=`
+    keywords gets the same profile (its policies' cost estimator) and the same requests.
+    `repeats` real runs per point: the second one measures the real-run noise (the `noise`
+    column). Runs are written under `out/runs/`. `probe` (calibrate/probe.py) times a fixed
+    forward right before each real run; with `calibration_probe_s`, the same probe taken right
+    after the calibration, the notes state how much the machine's speed drifted between them."""
+    if serve is None:
+        serve = import_serve()
+    if simulate is None:
+        from sim.cluster import simulate
+    policies = list(policies or scenario.policies)
+    loads = list(loads or default_loads(scenario))
+    seed = scenario.seeds[0] if seed is None else seed
+    say = echo or (lambda _line: None)
+    accepted = _keywords(serve)
+    tables, points = [], []
+    for load in loads:
+        point_scenario = scenario.with_fields({LOAD_FIELD: load})
+        requests = build_requests(point_scenario, seed)
+        real_runs: dict[str, list[RunResult]] = {}
+        for spec in policies:
+            label = make_policy(spec).label()
+            for repeat in range(repeats):
+                say(f"real  {label} @ load {load:g}" + (f" (repeat {repeat + 1})" if repeat else ""))
+                extra = {key: value for key, value in (("profile", profile), ("requests", requests))
+                         if key in accepted}  # the same cost model for the policy, the same requests
+                probe_s = probe() if probe is not None else None
+                run = serve(point_scenario, spec, seed, target, draft, device=device, show_progress=progress,
+                            **extra)
+                if probe_s is not None:
+                    run.details["probe_s"] = probe_s
+                check_same_workload(run, requests, f"{label} @ load {load:g}")
+                real_runs.setdefault(label, []).append(run)
+        for spec in policies:
+            label = make_policy(spec).label()
+            real, *others = real_runs[label]
+            say(f"sim   {label} @ load {load:g}")
+            sim = simulate(point_scenario, spec, seed, profile=profile, requests=requests)
+            runs = {"real": real, "sim": sim}
+            if others:
+                runs["real repeat"] = others[0]
+            if replay:
+                runs["sim, replayed acceptance"] = simulate(
+                    point_scenario, spec, seed, profile=profile, requests=requests,
+                    acceptance_replay=measured_acceptance(real.requests))
+            tables.append(compare_point(label, load, real, sim, replay=runs.get("sim, replayed acceptance"),
+                                        repeat=runs.get("real repeat"), thresholds=thresholds))
+            points.append({"policy": label, "load": load, "runs": runs})
+            if out is not None:
+                folder = Path(out) / "runs" / point_slug(label, load)
+                for name, result in runs.items():
+                    result.write(folder / RUN_FOLDERS[name])
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    notes = [f"scenario {scenario.name} ({scenario.source}), seed {seed}, profile {profile.name} "
+             f"({profile.source}), target {target}, draft {draft}, device {device}, "
+             f"{repeats} real run(s) per point"]
+    notes += probe_notes(points, calibration_probe_s)
+    return Validation(table, points, notes)
+
+
+def probe_notes(points: list[dict[str, Any]], calibration_probe_s: float | None) -> list[str]:
+    """One line per point: the speed probe before its real runs, against the calibration's."""
+    lines = []
+    for point in points:
+        probes = [(name, run.details.get("probe_s")) for name, run in point["runs"].items()
+                  if name.startswith("real") and run.details.get("probe_s") is not None]
+        if not probes:
+            continue
+        parts = [f"before {name} {value * 1e3:.1f} ms" for name, value in probes]
+        if calibration_probe_s:
+            ratio = probes[0][1] / calibration_probe_s
+            parts.append(f"at calibration {calibration_probe_s * 1e3:.1f} ms (real/calibration {ratio:.2f})")
+        lines.append(f"speed probe, {point['policy']} @ load {point['load']:g}: " + ", ".join(parts))
+    return lines
+
+
+def _keywords(function: Callable[..., Any]) -> set[str]:
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return {"profile", "requests"}
+    return {p.name for p in parameters}
+
+
+RUN_FOLDERS = {"real": "real", "real repeat": "real-repeat", "sim": "sim",
+               "sim, replayed acceptance": "sim-replay"}
+
+
+def point_slug(label: str, load: float) -> str:
+    return re.sub(r"[^A-Za-z0-9.=@-]+", "_", f"{label}@{load:g}")
+
+
+def check_same_workload(run: RunResult, requests: Requests, where: str) -> None:
+    """The real engine must have served exactly the requests the simulator gets."""
+    table = run.requests.sort_values("request_id")
+    same = (len(table) == len(requests)
+            and np.allclose(table["arrival_s"].to_numpy(dtype=np.float64), requests.arrival_s, atol=1e-9)
+            and np.array_equal(table["prompt_tokens"].to_numpy(), requests.prompt_tokens)
+            and np.array_equal(table["output_tokens"].to_numpy(), requests.output_tokens)
+            and np.array_equal(table["category"].to_numpy(dtype=object), requests.category_names()))
+    if not same:
+        raise SpecsimError(f"{where}: the real run served a different workload than the scenario's "
+                           f"({len(table)} requests vs {len(requests)}): arrivals, lengths and categories "
+                           "must match for a comparison")
+
+

@@ -1,0 +1,106 @@
+"""The validate flow end to end with a stand-in for the real engine (the simulator itself, or a
+slowed copy of it): the orchestration, the files, the report's structure and the exit codes.
+The same flow on the real engine is tests/validate/test_end_to_end.py."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+from click.testing import CliRunner
+
+from sim.cluster import simulate
+from specsim.cli import main
+from specsim.results import RunResult, read_result
+from specsim.validate import run as validate_run
+from specsim.validate.compare import METRICS
+from specsim.validate.run import run_validation
+
+from .conftest import SHIPPED, small_scenario
+
+SHORT = {"kind": "uniform", "low": 8, "high": 24}
+
+
+def simulator_as_real(profile, slowdown: float = 1.0):
+    """A `serve` that runs the simulator; `slowdown` stretches every request's decode phase."""
+    def serve(scenario, policy_spec, seed, target, draft, device="cpu", sampling=None, show_progress=True):
+        run = simulate(scenario, policy_spec, seed, profile=profile)
+        if slowdown != 1.0:
+            requests = run.requests.copy()
+            requests["tpot_s"] *= slowdown
+            steps = run.steps.copy()
+            steps["step_s"] *= slowdown
+            run = RunResult(requests, steps, run.summary, run.details)
+        return run
+    return serve
+
+
+def test_identical_worlds_give_zero_error(shipped_profile, tmp_path):
+    # 10 s of traffic (about 50 requests at the full load)
+    scenario = small_scenario(rate=5.0, duration_s=10.0, output_tokens=SHORT)
+    result = run_validation(scenario, profile=shipped_profile, target="t", draft="d", out=tmp_path,
+                            serve=simulator_as_real(shipped_profile), probe=lambda: 0.02,
+                            calibration_probe_s=0.01)
+    table = result.table
+    assert len(table) == 2 * 2 * len(METRICS)  # policies × loads × metrics
+    assert set(table["policy"]) == {"none", "fixed:k=3"} and set(table["load"]) == {0.5, 1.0}
+    assert (table["error"].dropna() == 0).all() and (table["noise"].dropna() == 0).all()
+    assert result.passed
+    # replaying the "real" (= sampled) acceptance changes the draws and the model: one i.i.d. rate
+    # per request cannot follow the profile's per-position curve, which moved the mean accepted
+    # length by 8-10% on this scenario across durations 2-10 s. Close, not equal: 15%.
+    fixed = table[(table["policy"] == "fixed:k=3") & (table["metric"] == "mean_accepted_length")]
+    assert (fixed["replay_error"].abs() < 0.15).all()
+    folder = tmp_path / "runs" / "fixed_k=3@0.5"
+    assert sorted(p.name for p in folder.iterdir()) == ["real", "real-repeat", "sim", "sim-replay"]
+    assert len(read_result(folder / "sim").requests) == len(read_result(folder / "real").requests)
+    # the speed probe before each real run, against the calibration's, in the notes and run details
+    assert "speed probe, fixed:k=3 @ load 0.5: before real 20.0 ms, before real repeat 20.0 ms, at " \
+        "calibration 10.0 ms (real/calibration 2.00)" in result.notes
+    assert read_result(folder / "real").details["probe_s"] == 0.02
+
+
+def write_scenario(tmp_path) -> str:
+    raw = small_scenario(rate=5.0, duration_s=2.0, output_tokens=SHORT).raw()
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def invoke(tmp_path, monkeypatch, serve, *extra: str):
+    monkeypatch.setattr(validate_run, "import_serve", lambda: serve)
+    args = ["validate", write_scenario(tmp_path), "--target", "tiny-target", "--draft", "tiny-draft",
+            "--profile", SHIPPED, "--out", str(tmp_path / "out"), "--quiet", *extra]
+    return CliRunner().invoke(main, args)
+
+
+def test_cli_passes_with_exit_0_and_writes_table_and_report(shipped_profile, tmp_path, monkeypatch):
+    result = invoke(tmp_path, monkeypatch, simulator_as_real(shipped_profile), "--policies", "fixed:k=3",
+                    "--loads", "1", "--repeats", "1")
+    assert result.exit_code == 0, result.output
+    assert "verdict: PASS — all 6 gated metrics within thresholds" in result.output
+    out = tmp_path / "out"
+    assert (out / "errors.csv").read_text().startswith("policy,load,metric,label,unit,real,sim,error")
+    text = (out / "errors.txt").read_text()
+    assert "fixed:k=3 @ load 1" in text
+    assert "speed probe, fixed:k=3 @ load 1: before real " in text  # probed the (random) tiny target
+    page = (out / "report.html").read_text()
+    assert not re.search(r"<script[^>]+src=", page)  # plotly.js embedded: works offline
+    assert page.count("Plotly.newPlot") == 1  # one figure per policy × load
+    for title in ("TTFT CDF", "TPOT CDF", "step time: sim vs real", "mean k over time",
+                  "decoding batch size over time"):
+        assert title in page
+
+
+def test_cli_fails_with_exit_1_when_the_simulator_is_off(shipped_profile, tmp_path, monkeypatch):
+    slow = simulator_as_real(shipped_profile, slowdown=1.25)  # real decode 25% slower than predicted
+    result = invoke(tmp_path, monkeypatch, slow, "--policies", "none;fixed:k=3", "--loads", "1",
+                    "--repeats", "1", "--no-replay", "--no-probe")
+    assert result.exit_code == 1, result.output
+    assert "verdict: FAIL" in result.output
+    assert "median TPOT -20.0% (threshold 5%)" in result.output  # 1/1.25 − 1
+    # a threshold loose enough lets the TPOT through; throughput and TTFT are untouched by the stretch
+    loose = invoke(tmp_path, monkeypatch, slow, "--policies", "fixed:k=3", "--loads", "1", "--repeats", "1",
+                   "--no-replay", "--no-probe", "--max-median-error", "21", "--max-p99-error", "21",
+                   "--max-throughput-error", "30", "--max-attainment-error", "100")
+    assert loose.exit_code == 0, loose.output
