@@ -18,7 +18,7 @@ def invoke(*args):
 def test_quick_cpu_calibration_of_random_weights_has_no_acceptance(tmp_path):
     out = tmp_path / "cpu.json"
     result = invoke("--gpu", "cpu", "--quick", "--target", "tiny-target", "--draft", "tiny-draft",
-                    "--threads", "2", "--out", str(out))
+                    "--threads", "1", "--out", str(out))
     assert result.exit_code == 0, result.output
     profile = load_profile(out)
     assert profile.acceptance is None and "acceptance not measured" in profile.notes
@@ -31,7 +31,7 @@ def test_quick_cpu_calibration_of_random_weights_has_no_acceptance(tmp_path):
 def test_acceptance_from_copies_another_profiles_acceptance(tmp_path, tiny_profile_path):
     out = tmp_path / "copied.json"
     result = invoke("--gpu", "cpu", "--quick", "--target", "tiny-target", "--draft", "tiny-draft",
-                    "--threads", "2", "--acceptance-from", str(tiny_profile_path), "--out", str(out))
+                    "--threads", "1", "--acceptance-from", str(tiny_profile_path), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert load_profile(out).acceptance == load_profile(tiny_profile_path).acceptance
 
