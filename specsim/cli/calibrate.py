@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from specsim.cli.options import integer_flag
 from specsim.errors import SpecsimError
 
 
@@ -53,11 +54,11 @@ def command(gpu: str | None, target: str | None, draft: str | None, out: str | N
         if not value:
             raise SpecsimError(f"{flag} is required (see specsim calibrate --help)")
     # integers parsed here, not by click, so that a typo gives one line, not a usage block
-    max_k = _integer("--max-draft-tokens", max_draft_tokens, minimum=1)
-    per_category = _integer("--prompts-per-category", prompts_per_category, minimum=1)
-    tokens = _integer("--new-tokens", new_tokens, minimum=1)
-    thread_count = _integer("--threads", threads, minimum=1)
-    seed_value = _integer("--seed", seed, minimum=0)
+    max_k = integer_flag("--max-draft-tokens", max_draft_tokens, minimum=1)
+    per_category = integer_flag("--prompts-per-category", prompts_per_category, minimum=1)
+    tokens = integer_flag("--new-tokens", new_tokens, minimum=1)
+    thread_count = integer_flag("--threads", threads, minimum=1)
+    seed_value = integer_flag("--seed", seed, minimum=0)
     out_path = Path(out)
     if out_path.is_dir():
         raise SpecsimError(f"--out {out}: is a folder; give a file name such as profile.json")
@@ -81,14 +82,3 @@ def command(gpu: str | None, target: str | None, draft: str | None, out: str | N
         summary += f"; greedy acceptance at position 1: {rates}"
     click.echo(summary)
 
-
-def _integer(flag: str, text: str | None, minimum: int) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise SpecsimError(f"{flag} {text}: expected an integer") from None
-    if value < minimum:
-        raise SpecsimError(f"{flag} {value}: must be at least {minimum}")
-    return value

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from specsim.cli.options import integer_flag
 from specsim.errors import SpecsimError
 
 
@@ -44,8 +45,8 @@ def command(scenario: str | None, target: str | None, draft: str | None, policy:
         raise SpecsimError("SCENARIO is required (a scenario YAML file; see specsim realrun --help)")
     if not target:
         raise SpecsimError("--target is required (see specsim realrun --help)")
-    seed_value = _integer("--seed", seed, minimum=0)
-    thread_count = _integer("--threads", threads, minimum=1)
+    seed_value = integer_flag("--seed", seed, minimum=0)
+    thread_count = integer_flag("--threads", threads, minimum=1)
     if decoding not in (None, "greedy", "sampling"):
         raise SpecsimError(f"--decoding {decoding}: expected greedy or sampling")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
@@ -82,14 +83,3 @@ def command(scenario: str | None, target: str | None, draft: str | None, policy:
                f"SLO attainment {summary['slo_attainment']:.2f}, "
                f"mean accepted length {summary['mean_accepted_length']:.2f}")
 
-
-def _integer(flag: str, text: str | None, minimum: int) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise SpecsimError(f"{flag} {text}: expected an integer") from None
-    if value < minimum:
-        raise SpecsimError(f"{flag} {value}: must be at least {minimum}")
-    return value

@@ -25,7 +25,7 @@ def command(scenario_path: str, policy_spec: str | None, seed: int | None, profi
             overrides: tuple[str, ...], out_dir: Path | None) -> None:
     """Simulate one run of SCENARIO under one policy and seed."""
     from sim.cluster import simulate
-    from specsim.cli.overrides import parse_overrides
+    from specsim.cli.options import parse_overrides
     from specsim.policy import make_policy
 
     scenario = load_scenario(scenario_path)

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from specsim.cli.options import integer_flag
 from specsim.errors import SpecsimError
 
 
@@ -102,9 +103,9 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
     _check_model("--draft", draft)
     policy_specs = _policies(policies) if policies is not None else list(loaded.policies)
     load_values = _loads(loads) if loads is not None else None
-    seed_value = _integer("--seed", seed, minimum=0)
-    repeat_count = _integer("--repeats", repeats, minimum=1)
-    thread_count = _integer("--threads", threads, minimum=1)
+    seed_value = integer_flag("--seed", seed, minimum=0)
+    repeat_count = integer_flag("--repeats", repeats, minimum=1)
+    thread_count = integer_flag("--threads", threads, minimum=1)
     if thread_count is None and device == "cpu":
         thread_count = 1
     thresholds = Thresholds(
@@ -237,17 +238,6 @@ def _loads(text: str) -> list[float]:
         raise SpecsimError("--loads: no value given")
     return values
 
-
-def _integer(flag: str, text: str | None, minimum: int) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise SpecsimError(f"{flag} {text}: expected an integer") from None
-    if value < minimum:
-        raise SpecsimError(f"{flag} {value}: must be at least {minimum}")
-    return value
 
 
 def _number(flag: str, text: str) -> float:

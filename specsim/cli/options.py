@@ -1,4 +1,5 @@
-"""`--set PATH=VALUE` on the command line: a scenario field by dotted path, the value in YAML."""
+"""Command-line values every subcommand parses the same way: integers given as text (so a bad
+one is a one-line error, not click's usage block) and `--set PATH=VALUE` scenario overrides."""
 
 from __future__ import annotations
 
@@ -7,6 +8,18 @@ from typing import Any
 import yaml
 
 from specsim.errors import SpecsimError
+
+
+def integer_flag(flag: str, text: str | None, minimum: int) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise SpecsimError(f"{flag} {text}: expected an integer") from None
+    if value < minimum:
+        raise SpecsimError(f"{flag} {value}: must be at least {minimum}")
+    return value
 
 
 def parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
