@@ -28,11 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sim import simulate
 from specsim.policy import POLICIES
-from specsim.profile import DEFAULT_PROFILE, load_profile
+from specsim.profile import load_profile
 from specsim.scenario import Scenario, build_requests, load_scenario, scenario_from_dict
 
 CATEGORIES = {"chat": 0.4, "code": 0.2, "summarisation": 0.15, "math": 0.1, "translation": 0.1,
               "retrieval": 0.05}
+
+
+ROOFLINE_PROFILE = "h100-llama2-7b-llama-68m"
 
 
 def bursty_scenario(replicas: int, duration_s: float, name: str = "bursty") -> Scenario:
@@ -41,7 +44,8 @@ def bursty_scenario(replicas: int, duration_s: float, name: str = "bursty") -> S
     per_replica_calm, per_replica_burst = 6.0, 20.0  # requests/s per replica
     raw: dict[str, Any] = {
         "name": name,
-        "profile": DEFAULT_PROFILE,
+        # the roofline profile: a fused engine's short steps, so many steps per simulated second
+        "profile": ROOFLINE_PROFILE,
         "cluster": {"replicas": replicas, "router": "least_outstanding_tokens", "max_batch_size": 64,
                     "max_batch_tokens": 8192},
         "workload": {
