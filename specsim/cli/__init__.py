@@ -12,6 +12,9 @@ import click
 
 from specsim.errors import SpecsimError
 
+# The `torch` extra: calibrate, realrun and validate import these inside their functions.
+TORCH_MODULES = ("torch", "transformers", "accelerate")
+
 
 class SpecsimGroup(click.Group):
     """Turns every SpecsimError into one line on stderr and exit code 2 — never a traceback."""
@@ -21,6 +24,12 @@ class SpecsimGroup(click.Group):
             return super().invoke(ctx)
         except SpecsimError as error:
             click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+        except ModuleNotFoundError as error:
+            if error.name not in TORCH_MODULES:
+                raise
+            click.echo(f"error: this command needs {error.name}, which is not installed: "
+                       "pip install 'specsim[torch]'", err=True)
             sys.exit(2)
 
 
