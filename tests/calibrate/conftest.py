@@ -1,11 +1,11 @@
-"""Shared fixtures: one tiny real-weight pair and one calibration of it, built once per session."""
+"""One calibration of the tiny pair (tests/conftest.py), built once per session."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from calibrate import Grid, calibrate, make_tiny_pair
+from calibrate import Grid, calibrate
 from specsim.profile import save_profile
 
 torch.set_num_threads(1)  # 2 shared cores: with a neighbour busy, 2 threads ran forwards 5-50x slower
@@ -15,23 +15,6 @@ torch.set_num_threads(1)  # 2 shared cores: with a neighbour busy, 2 threads ran
 SMALL_GRID = Grid(batch_sizes=(1, 2, 4), context_tokens=(32, 128), tokens_per_request=(1, 2, 5),
                   prefill_batch_sizes=(1, 2), prefill_prompt_tokens=(8, 32), warmup=2, repeats=15,
                   budget_s=0.5, passes=3)
-
-
-@pytest.fixture(scope="session")
-def tiny_pair(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny-pair")
-    target_dir, draft_dir = make_tiny_pair(out)
-    return out, target_dir, draft_dir
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tiny_pair):
-    from transformers import AutoModelForCausalLM
-
-    _, target_dir, draft_dir = tiny_pair
-    target = AutoModelForCausalLM.from_pretrained(target_dir, dtype=torch.float32).eval()
-    draft = AutoModelForCausalLM.from_pretrained(draft_dir, dtype=torch.float32).eval()
-    return target, draft
 
 
 @pytest.fixture(scope="session")

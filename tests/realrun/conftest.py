@@ -1,40 +1,16 @@
-"""Shared fixtures: the tiny real-weight pair (built once, cached by content across sessions),
-its models, and small scenarios."""
+"""Small scenarios for the real engine's tests (the tiny pair and its models: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-import pytest
 import torch
 
-from calibrate.tiny_pair import make_tiny_pair
 from specsim.scenario import Scenario, scenario_from_dict
 
 # one thread: the test machines have 2 shared cores, and oversubscribed torch threads are
 # several times slower than one under a neighbour's load
 torch.set_num_threads(1)
-
-CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests"))
-
-
-@pytest.fixture(scope="session")
-def tiny_pair():
-    out = CACHE / "tiny-pair"
-    target_dir, draft_dir = make_tiny_pair(out)  # content-keyed: instant after the first session
-    return out, target_dir, draft_dir
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tiny_pair):
-    from transformers import AutoModelForCausalLM
-
-    _, target_dir, draft_dir = tiny_pair
-    target = AutoModelForCausalLM.from_pretrained(target_dir, dtype=torch.float32).eval()
-    draft = AutoModelForCausalLM.from_pretrained(draft_dir, dtype=torch.float32).eval()
-    return target, draft
 
 
 def small_scenario(max_batch_size: int = 4, count: int = 6, prompt_tokens: int = 16, output_tokens: int = 24,
