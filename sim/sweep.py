@@ -24,7 +24,7 @@ import pandas as pd
 from specsim.errors import SpecsimError
 from specsim.policy import make_policy
 from specsim.profile import Profile, load_profile
-from specsim.scenario import Scenario, scenario_from_dict
+from specsim.scenario import Scenario
 
 POINTS_FILE = "points.jsonl"
 MANIFEST_FILE = "sweep.json"
@@ -73,10 +73,9 @@ def run_sweep(scenario: Scenario, out_dir: Path, executor: concurrent.futures.Ex
     done = read_points(out_dir / POINTS_FILE)
     todo = [point for point in points if point.key not in done]
     bar = progress(len(points) - len(todo), len(points)) if progress else None
-    raw, source, base_dir = scenario.raw(), scenario.source, str(scenario.base_dir)
     try:
         with open(out_dir / POINTS_FILE, "a", encoding="utf-8") as sink:
-            for point, row in _run_all(todo, raw, source, base_dir, executor):
+            for point, row in _run_all(todo, scenario, executor):
                 done[point.key] = row
                 sink.write(json.dumps(row, default=_json_default, allow_nan=True) + "\n")
                 sink.flush()
@@ -89,13 +88,13 @@ def run_sweep(scenario: Scenario, out_dir: Path, executor: concurrent.futures.Ex
     return pd.DataFrame([done[point.key] for point in points])
 
 
-def _run_all(todo: list[SweepPoint], raw: dict[str, Any], source: str, base_dir: str,
+def _run_all(todo: list[SweepPoint], scenario: Scenario,
              executor: concurrent.futures.Executor | None) -> Iterator[tuple[SweepPoint, dict[str, Any]]]:
     if executor is None:
         for point in todo:
-            yield point, run_point(raw, source, base_dir, point)
+            yield point, run_point(scenario, point)
         return
-    futures = {executor.submit(run_point, raw, source, base_dir, point): point for point in todo}
+    futures = {executor.submit(run_point, scenario, point): point for point in todo}
     try:
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
@@ -104,11 +103,10 @@ def _run_all(todo: list[SweepPoint], raw: dict[str, Any], source: str, base_dir:
             future.cancel()
 
 
-def run_point(raw: dict[str, Any], source: str, base_dir: str, point: SweepPoint) -> dict[str, Any]:
+def run_point(scenario: Scenario, point: SweepPoint) -> dict[str, Any]:
     """One simulation; a module-level function so that worker processes can unpickle it."""
     from sim.cluster import simulate
 
-    scenario = scenario_from_dict(raw, source, Path(base_dir), check_grid=False)
     scenario = scenario.with_fields(dict(point.overrides))
     try:
         result = simulate(scenario, point.policy_spec, point.seed, profile=_profile(scenario))
