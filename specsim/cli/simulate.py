@@ -53,12 +53,12 @@ def format_summary(summary: dict[str, object]) -> str:
         ("load", _number(summary["load"], " req/s")),
         ("throughput", _number(summary["throughput_tokens_per_s"], " tokens/s")),
         ("goodput", _number(summary["goodput_requests_per_s"], " req/s")),
-        ("SLO attainment", _number(summary["slo_attainment"], "", percent=True)),
+        ("SLO attainment", _number(summary["slo_attainment"], "%", "{:.1f}", scale=100)),
         ("TTFT p50 / p99",
          f"{_number(summary['ttft_p50_s'], ' s')} / {_number(summary['ttft_p99_s'], ' s')}"),
         ("TPOT p50 / p99",
-         f"{_number(summary['tpot_p50_s'], ' s', scale=1e3, unit_scaled=' ms')} / "
-         f"{_number(summary['tpot_p99_s'], ' s', scale=1e3, unit_scaled=' ms')}"),
+         f"{_number(summary['tpot_p50_s'], ' ms', '{:.2f}', scale=1e3)} / "
+         f"{_number(summary['tpot_p99_s'], ' ms', '{:.2f}', scale=1e3)}"),
         ("mean k", _number(summary["mean_k"], "")),
         ("mean accepted length", _number(summary["mean_accepted_length"], " tokens/step")),
     ]
@@ -66,15 +66,10 @@ def format_summary(summary: dict[str, object]) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def _number(value: object, unit: str, percent: bool = False, scale: float = 1.0,
-            unit_scaled: str | None = None) -> str:
+def _number(value: object, unit: str, form: str = "{:.4g}", scale: float = 1.0) -> str:
     if not isinstance(value, (int, float)) or value != value:  # NaN: undefined, e.g. nothing finished
         return "n/a"
-    if percent:
-        return f"{100 * value:.1f}%"
-    if unit_scaled is not None:
-        return f"{value * scale:.2f}{unit_scaled}"
-    return f"{value:.4g}{unit}"
+    return form.format(value * scale) + unit
 
 
 def _slug(label: str) -> str:
