@@ -61,8 +61,9 @@ def clip_to_positions(grid: Grid, max_positions: int, max_draft_tokens: int) -> 
 
 
 def fit_to_memory(grid: Grid, free_bytes: int, kv_bytes_per_token: int) -> Grid:
-    """Shrink the grid until its largest cache (largest batch × largest context, one model at a
-    time) takes at most 70% of the free memory (the rest: activations, logits, allocator slack).
+    """Shrink the grid until its largest caches (largest batch × largest context, target and
+    draft together, as a step holds them) take at most 70% of the free memory (the rest:
+    activations, logits, allocator slack).
     The grid must stay rectangular: long contexts go first, down to `KEEP_CONTEXT`, then large
     batches — high batch is where speculation policies differ most, and a serving engine at high
     batch cannot hold long contexts anyway. The simulator uses the fit beyond the grid."""

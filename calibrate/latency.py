@@ -1,11 +1,18 @@
-"""Measure the three forwards an engine runs: prefill, one draft step, one verify pass.
+"""Measure the forwards an engine runs — prefill, draft steps, verify passes — the way the real
+engine (`realrun`) runs them.
 
-Every decode-phase forward runs against a KV cache of `context` tokens per request (filled with
-random keys/values: latency does not depend on them) with the inputs an engine passes: new
-tokens, a 2-D attention mask covering cache + new tokens, explicit position ids. The mask has one
-masked slot per row — a batched engine always has some (padding, or rolled-back draft slots), and
-an all-ones mask would let transformers skip building the mask, a cost the engine does pay.
-After each timed forward the cache is cropped back, outside the timed region.
+Forwards run through realrun's slot KV cache (`realrun.kv`: preallocated slots, a 4-D mask, the
+inputs it builds per forward), filled with random keys/values (latency does not depend on them),
+and in the engine's order: a speculative step of k is k draft passes, one token per request each,
+then the target's verify pass of k + 1 tokens per request. Timing each forward inside such steps
+matters on a CPU: measured back to back, a model's weights stay warm in the caches, and the tiny
+pair's draft step then looks twice as fast — and the verify pass 20-30% faster — than inside the
+engine's steps, where each model evicts the other (measured: VALIDATION.md, run 6). So:
+- verify(b, q, c) is the target pass of q tokens that ends a step with q − 1 draft passes; plain
+  steps (q = 1) run back to back, as plain decoding runs them;
+- draft_step(b, c) pools every draft pass of those steps (the first after a verify is the slowest);
+- prefill runs target then draft per point, into slots, as the engine's prefill step does.
+Rollback between samples is the engine's own: each slot's length is set back (no copy).
 
 Grids are stored as measured. CPU matrix products have real jumps between shapes (ENGINE-NOTES):
 nothing is smoothed or forced monotone here.
@@ -18,11 +25,14 @@ from collections.abc import Callable
 
 import torch
 
-from calibrate.kv import head_dim, kv_heads, new_cache, random_cache
+from calibrate.kv import head_dim, kv_heads, random_cache
 from calibrate.timing import Timer
+from realrun.kv import SlotKV
 
 
 def decode_inputs(batch: int, new_tokens: int, context: int, vocab: int, device: str):
+    """A 2-D-mask decode input against a transformers DynamicCache (the speed probe and the
+    transient-memory check; the grids use the slot cache)."""
     ids = torch.randint(0, vocab, (batch, new_tokens), device=device)
     mask = torch.ones(batch, context + new_tokens, dtype=torch.long, device=device)
     if context > 1:
@@ -31,51 +41,99 @@ def decode_inputs(batch: int, new_tokens: int, context: int, vocab: int, device:
     return ids, mask, positions
 
 
+def random_slots(model, slots: int, capacity: int, dtype: torch.dtype, device: str) -> SlotKV:
+    kv = SlotKV(model.config, slots, capacity, device, dtype)
+    for tensor in kv.keys + kv.values:
+        tensor.normal_()
+    return kv
+
+
+def slot_forward(model, kv: SlotKV, rows: torch.Tensor | None, ids: torch.Tensor, **extra) -> None:
+    """One forward as realrun's backend runs it: build the batch cache (positions, 4-D mask), run,
+    commit the new tokens."""
+    count = ids.shape[0]
+    new_tokens = torch.full((count,), ids.shape[1], dtype=torch.long)
+    cache = kv.batch(rows, count, new_tokens)
+    model(input_ids=ids, attention_mask=cache.mask, position_ids=cache.position_ids, past_key_values=cache,
+          use_cache=True, **extra)
+    cache.commit(new_tokens)
+
+
 @torch.inference_mode()
-def measure_decode(model, batch_sizes, tokens_per_request, context_tokens, timer: Timer, dtype: torch.dtype,
-                   device: str, tick: Callable[[], object] = lambda: None,
-                   interleave_bytes: int = 512 * 2**20) -> list[list[list[float]]]:
-    """time_s[batch][tokens_per_request][context]: one forward of q new tokens per request.
+def measure_decode(target, draft, batch_sizes, tokens_per_request, context_tokens, timer: Timer,
+                   dtype: torch.dtype, device: str, tick: Callable[[], object] = lambda: None,
+                   interleave_bytes: int = 512 * 2**20) -> tuple[list[list[float]], list[list[list[float]]]]:
+    """(draft_step_s[batch][context], verify_s[batch][tokens_per_request][context]), each forward
+    timed inside engine-shaped steps (module docstring).
 
     For each context, as many batch sizes as have caches fitting in `interleave_bytes` together
     are timed round-robin with every q; the grid is walked `timer.passes` times, in alternating
     order, and each point keeps the median of all its samples (see `calibrate.timing`)."""
-    vocab = model.config.vocab_size
-    per_token = kv_bytes_per_token(model.config, dtype)
+    if not any(q > 1 for q in tokens_per_request):
+        raise ValueError("the verify grid needs a point with q > 1: draft steps are timed inside steps")
+    per_token = kv_bytes_per_token(target.config, dtype) + kv_bytes_per_token(draft.config, dtype)
     slots = max(tokens_per_request)
     blocks = [(c, group) for c, context in enumerate(context_tokens)
-              for group in _groups(batch_sizes, (context + slots) * per_token, interleave_bytes)]
-    samples: dict[tuple[int, int, int], list[float]] = {}
+              for group in _groups(batch_sizes, (context + slots + 1) * per_token, interleave_bytes)]
+    verify_samples: dict[tuple[int, int, int], list[float]] = {}
+    draft_samples: dict[tuple[int, int], list[float]] = {}
     for walk in range(timer.passes):
         for c, group in blocks if walk % 2 == 0 else reversed(blocks):
             batches = [batch_sizes[b] for b in group]
-            times = _pass_samples(model, batches, tokens_per_request, context_tokens[c], timer, dtype, device,
-                                  vocab)
-            points = [(b, q) for b in group for q in range(len(tokens_per_request))]
-            for (b, q), sample in zip(points, times, strict=True):
-                samples.setdefault((b, q, c), []).extend(sample)
+            verify, drafts = _step_samples(target, draft, batches, tokens_per_request, context_tokens[c],
+                                           timer, dtype, device)
+            for position, b in enumerate(group):
+                for q in range(len(tokens_per_request)):
+                    verify_samples.setdefault((b, q, c), []).extend(verify[position][q])
+                    tick()
+                draft_samples.setdefault((b, c), []).extend(drafts[position])
                 tick()
-    return [[[timer.median(samples[b, q, c]) for c in range(len(context_tokens))]
-             for q in range(len(tokens_per_request))] for b in range(len(batch_sizes))]
+    draft_grid = [[timer.median(draft_samples[b, c]) for c in range(len(context_tokens))]
+                  for b in range(len(batch_sizes))]
+    verify_grid = [[[timer.median(verify_samples[b, q, c]) for c in range(len(context_tokens))]
+                    for q in range(len(tokens_per_request))] for b in range(len(batch_sizes))]
+    return draft_grid, verify_grid
 
 
-def _pass_samples(model, batches, tokens_per_request, context, timer, dtype, device, vocab
-                  ) -> list[list[float]]:
-    """One pass over every (batch, q) of a block, round-robin, batch-major."""
-    caches = [random_cache(model, batch, context, dtype, device) for batch in batches]
-    points = [(b, q) for b in range(len(batches)) for q in tokens_per_request]
-    inputs = [decode_inputs(batches[b], q, context, vocab, device) for b, q in points]
-
-    def run(index: int) -> None:
-        ids, mask, positions = inputs[index]
-        model(input_ids=ids, attention_mask=mask, position_ids=positions,
-              past_key_values=caches[points[index][0]], use_cache=True)
+def _step_samples(target, draft, batches, tokens_per_request, context, timer, dtype, device
+                  ) -> tuple[list[list[list[float]]], list[list[float]]]:
+    """One pass over the block's steps, round-robin: for each q and batch size, the step
+    [q − 1 draft passes, verify of q]. Returns verify samples [batch][q] and the draft passes'
+    samples [batch]."""
+    capacity = context + max(tokens_per_request) + 1  # + the scratch column (realrun.kv)
+    target_kvs = [random_slots(target, batch, capacity, dtype, device) for batch in batches]
+    draft_kvs = [random_slots(draft, batch, capacity, dtype, device) for batch in batches]
+    for kv in target_kvs + draft_kvs:
+        kv.lengths[:] = context
+    runs: list[Callable[[], object]] = []
+    roles: list[tuple[str, int, int]] = []  # ("draft" | "verify", batch position, q index)
+    # q-major: the plain steps (q = 1) of every batch size come first, back to back, as plain
+    # decoding runs them — only steps that draft interleave the two models
+    for q_index, q in enumerate(tokens_per_request):
+        for b, batch in enumerate(batches):
+            for _ in range(q - 1):
+                ids = torch.randint(0, draft.config.vocab_size, (batch, 1), device=device)
+                runs.append(lambda kv=draft_kvs[b], ids=ids: slot_forward(draft, kv, None, ids))
+                roles.append(("draft", b, q_index))
+            ids = torch.randint(0, target.config.vocab_size, (batch, q), device=device)
+            runs.append(lambda kv=target_kvs[b], ids=ids: slot_forward(target, kv, None, ids))
+            roles.append(("verify", b, q_index))
 
     def reset(index: int) -> None:
-        b, q = points[index]
-        caches[b].crop(-q)
+        role, b, _ = roles[index]
+        if role == "verify":  # the step is over: both caches roll back to the context
+            target_kvs[b].lengths[:] = context
+            draft_kvs[b].lengths[:] = context
 
-    return timer.pass_samples([lambda i=i: run(i) for i in range(len(points))], reset=reset)
+    times = timer.pass_samples(runs, reset=reset)
+    verify: list[list[list[float]]] = [[[] for _ in tokens_per_request] for _ in batches]
+    drafts: list[list[float]] = [[] for _ in batches]
+    for (role, b, q_index), sample in zip(roles, times, strict=True):
+        if role == "verify":
+            verify[b][q_index] = sample
+        else:
+            drafts[b].extend(sample)
+    return verify, drafts
 
 
 def _groups(batch_sizes, bytes_per_request: int, budget_bytes: int) -> list[list[int]]:
@@ -98,30 +156,41 @@ def kv_bytes_per_token(config, dtype: torch.dtype) -> int:
 
 
 @torch.inference_mode()
-def measure_prefill(model, batch_sizes, prompt_tokens, timer: Timer, device: str,
-                    tick: Callable[[], object] = lambda: None) -> list[list[float]]:
-    """time_s[batch][prompt_tokens]: one forward over the prompts, into an empty cache; only the
+def measure_prefill(target, draft, batch_sizes, prompt_tokens, timer: Timer, dtype: torch.dtype, device: str,
+                    tick: Callable[[], object] = lambda: None) -> tuple[list[list[float]], list[list[float]]]:
+    """(target_s[batch][prompt_tokens], draft_s[batch][prompt_tokens]): one forward over the
+    prompts into empty slots, target then draft as the engine's prefill step runs them; only the
     last position's logits are computed, as an engine needs."""
-    vocab = model.config.vocab_size
-    grid = [[0.0] * len(prompt_tokens) for _ in batch_sizes]
+    rows = torch.arange(max(batch_sizes))  # prefilling requests are addressed by slot, as in realrun
+    capacity = max(prompt_tokens) + 1
+    models = (target, draft)
+    kvs = [random_slots(model, len(rows), capacity, dtype, device) for model in models]
     points = [(b, p) for b in range(len(batch_sizes)) for p in range(len(prompt_tokens))]
-    inputs = [torch.randint(0, vocab, (batch_sizes[b], prompt_tokens[p]), device=device) for b, p in points]
+    runs: list[Callable[[], object]] = []
+    for b, p in points:
+        for model, kv in zip(models, kvs, strict=True):
+            ids = torch.randint(0, model.config.vocab_size, (batch_sizes[b], prompt_tokens[p]), device=device)
+            runs.append(lambda model=model, kv=kv, ids=ids, batch=batch_sizes[b]:
+                        slot_forward(model, kv, rows[:batch], ids, logits_to_keep=1))
 
-    def run(ids):
-        return model(input_ids=ids, attention_mask=torch.ones_like(ids), past_key_values=new_cache(model),
-                     use_cache=True, logits_to_keep=1)
+    def reset(index: int) -> None:  # runs come in (target, draft) pairs whatever the points' order
+        kvs[index % 2].lengths.zero_()
 
-    # all points round-robin: each forward allocates its own cache, so they can share the time window
-    runs = [lambda ids=ids: run(ids) for ids in inputs]
-    pooled: list[list[float]] = [[] for _ in points]
+    pooled: list[list[float]] = [[] for _ in runs]
     for walk in range(timer.passes):
-        order = range(len(runs)) if walk % 2 == 0 else range(len(runs) - 1, -1, -1)
-        for index, sample in zip(order, timer.pass_samples([runs[i] for i in order]), strict=True):
+        # alternate the order of points, never the target → draft order within a point
+        order = [i for point in (range(len(points)) if walk % 2 == 0 else reversed(range(len(points))))
+                 for i in (2 * point, 2 * point + 1)]
+        samples = timer.pass_samples([runs[i] for i in order], reset=reset)
+        for index, sample in zip(order, samples, strict=True):
             pooled[index].extend(sample)
             tick()
-    for (b, p), sample in zip(points, pooled, strict=True):
-        grid[b][p] = timer.median(sample)
-    return grid
+    grids: tuple[list[list[float]], list[list[float]]] = (
+        [[0.0] * len(prompt_tokens) for _ in batch_sizes], [[0.0] * len(prompt_tokens) for _ in batch_sizes])
+    for point, (b, p) in enumerate(points):
+        for which in (0, 1):
+            grids[which][b][p] = timer.median(pooled[2 * point + which])
+    return grids
 
 
 @torch.inference_mode()

@@ -102,9 +102,9 @@ def calibrate(
     grid = clip_to_positions(grid, max_positions, max_draft_tokens)
     if kind == "cuda":
         free_bytes, _ = torch.cuda.mem_get_info()
-        biggest_kv = max(target_model.architecture.kv_bytes_per_token(dtype),
-                         draft_model.architecture.kv_bytes_per_token(dtype))
-        fitted = fit_to_memory(grid, free_bytes, biggest_kv)
+        both_kv = (target_model.architecture.kv_bytes_per_token(dtype)
+                   + draft_model.architecture.kv_bytes_per_token(dtype))  # steps hold both caches
+        fitted = fit_to_memory(grid, free_bytes, both_kv)
         if fitted != grid:
             notes.add(f"grid shrunk to fit {free_bytes / 2**30:.1f} GiB free: "
                       f"batch ≤ {fitted.batch_sizes[-1]}, context ≤ {fitted.context_tokens[-1]}")
@@ -190,16 +190,14 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
     bar = tqdm(total=grid.points(), desc="latency grid", unit="point", disable=not progress)
     tick: Callable[[], object] = lambda: bar.update(1)  # noqa: E731
     with bar:
-        for model in (target.model, draft.model):
+        models = (target.model, draft.model)
+        for model in models:
             warm_up(model, device, seconds=2.0 if device == "cuda" else 0.3)
-        prefill_target = measure_prefill(target.model, grid.prefill_batch_sizes, grid.prefill_prompt_tokens,
-                                         timer, device, tick)
-        prefill_draft = measure_prefill(draft.model, grid.prefill_batch_sizes, grid.prefill_prompt_tokens,
-                                        timer, device, tick)
-        draft_step = measure_decode(draft.model, grid.batch_sizes, (1,), grid.context_tokens, timer, dtype,
-                                    device, tick, interleave_bytes)
-        verify = measure_decode(target.model, grid.batch_sizes, grid.tokens_per_request, grid.context_tokens,
-                                timer, dtype, device, tick, interleave_bytes)
+        prefill_target, prefill_draft = measure_prefill(*models, grid.prefill_batch_sizes,
+                                                        grid.prefill_prompt_tokens, timer, dtype, device,
+                                                        tick)
+        draft_step, verify = measure_decode(*models, grid.batch_sizes, grid.tokens_per_request,
+                                            grid.context_tokens, timer, dtype, device, tick, interleave_bytes)
     middle_batch = grid.batch_sizes[len(grid.batch_sizes) // 2]
     overhead_k = min(4, max_draft_tokens)
     step_overhead = measure_step_overhead(middle_batch, overhead_k, target.architecture.vocab,
@@ -216,8 +214,8 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         timer=timer.name,
         repeats=int(timer.fewest_repeats or 0),
         draft_step=DraftStepGrid(batch_sizes=batches, context_tokens=contexts,
-                                 time_s=[[row[0][c] for c in range(len(contexts))] for row in draft_step],
-                                 fit=_fit_decode(batches, [1], contexts, draft_step)),
+                                 time_s=draft_step,
+                                 fit=_fit_decode(batches, [1], contexts, [[row] for row in draft_step])),
         verify=VerifyGrid(batch_sizes=batches, tokens_per_request=tokens, context_tokens=contexts,
                           time_s=verify, fit=_fit_decode(batches, tokens, contexts, verify)),
         prefill_target=_prefill_grid(grid, prefill_target),

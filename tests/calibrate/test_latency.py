@@ -1,0 +1,67 @@
+"""calibrate.latency times every forward where the real engine runs it: inside steps of draft
+passes followed by a verify pass, through realrun's slot cache, prefill target-then-draft."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from calibrate.latency import measure_decode, measure_prefill
+from calibrate.timing import Timer
+
+
+class Recording:
+    """A model that notes each forward's shape and cache state, then runs the real model."""
+
+    def __init__(self, name: str, model, calls: list[tuple]) -> None:
+        self.name, self.model, self.calls = name, model, calls
+        self.config = model.config
+
+    def __call__(self, **inputs):
+        cache = inputs["past_key_values"]
+        ids = inputs["input_ids"]
+        self.calls.append((self.name, ids.shape[0], ids.shape[1], tuple(cache.start.tolist()),
+                           inputs["attention_mask"].dim(), inputs.get("logits_to_keep")))
+        # the engine's inputs: positions continue each row's cache
+        assert torch.equal(inputs["position_ids"][:, 0].cpu(), cache.start)
+        return self.model(**inputs)
+
+
+def recording(models, calls: list[tuple]) -> tuple[Recording, Recording]:
+    target, draft = models
+    return Recording("target", target, calls), Recording("draft", draft, calls)
+
+
+def timer(repeats: int) -> Timer:
+    return Timer("cpu", warmup=0, repeats=repeats, budget_s=60.0, passes=1)
+
+
+def test_decode_forwards_run_in_engine_steps(tiny_models):
+    calls: list[tuple] = []
+    target, draft = recording(tiny_models, calls)
+    draft_grid, verify_grid = measure_decode(target, draft, (1, 2), (1, 3), (8,), timer(2), torch.float32,
+                                             "cpu")
+
+    def step(batch: int, q: int) -> list[tuple]:
+        drafts = [("draft", batch, 1, (8 + j,) * batch, 4, None) for j in range(q - 1)]
+        return [*drafts, ("target", batch, q, (8,) * batch, 4, None)]
+
+    one_round = step(1, 1) + step(2, 1) + step(1, 3) + step(2, 3)  # plain steps first, back to back
+    assert calls == one_round * 2  # each step starts from the context: rolled back after verify
+    assert [len(row) for row in draft_grid] == [1, 1]
+    assert [[len(q) for q in row] for row in verify_grid] == [[1, 1], [1, 1]]
+    assert all(t > 0 for row in draft_grid for t in row)
+
+
+def test_decode_needs_a_step_with_drafts(tiny_models):
+    with pytest.raises(ValueError, match="q > 1"):
+        measure_decode(*tiny_models, (1,), (1,), (8,), timer(1), torch.float32, "cpu")
+
+
+def test_prefill_runs_target_then_draft_into_empty_slots(tiny_models):
+    calls: list[tuple] = []
+    target, draft = recording(tiny_models, calls)
+    target_grid, draft_grid = measure_prefill(target, draft, (1, 2), (4, 6), timer(1), torch.float32, "cpu")
+    points = [(1, 4), (1, 6), (2, 4), (2, 6)]
+    assert calls == [(name, b, p, (0,) * b, 4, 1) for b, p in points for name in ("target", "draft")]
+    assert len(target_grid) == len(draft_grid) == 2 and len(target_grid[0]) == 2
