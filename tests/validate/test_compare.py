@@ -79,7 +79,8 @@ def test_verdict_names_each_failure_and_thresholds_are_configurable():
     loose = compare_point("fixed:k=2", 0.5, REAL, SIM, thresholds=Thresholds(0.1, 0.5, 0.05, 25.0))
     assert verdict(loose) == (True, [])
     text = format_table(table, "hand")
-    assert text.splitlines()[-1].startswith("verdict: FAIL — 3 of 6 gated metrics over thresholds")
+    assert text.splitlines()[-1].startswith("verdict: FAIL — 3 of 6 gated metrics over thresholds (0 of them "
+                                            "within the real-run repeat noise")
     assert "fixed:k=2 @ load 0.5" in text
     # without replay or repeat those columns are undefined, not zero
     assert table["replay_error"].isna().all() and table["noise"].isna().all()
@@ -102,3 +103,17 @@ def test_error_edge_cases():
     assert passes(1.0, 1.05, 0.05, 0.05) is True  # the threshold itself passes
     assert passes(1.0, 2.0, 1.0, None) is None
     assert np.isinf(metric_error(0.0, -1.0, "rel"))
+
+
+def test_a_failure_within_the_repeat_noise_still_fails_and_says_so():
+    # the repeat differs from the real run by more than the simulator does on p99 TTFT only
+    repeat = run(ttft=[0.1, 0.2, 0.3, 0.7], tpot=[0.01, 0.02, 0.03, 0.04], slo_met=[True, True, True, False],
+                 step_end_s=10.0, accepted=10, drafted=20)
+    table = compare_point("fixed:k=2", 0.5, REAL, SIM, repeat=repeat)
+    ok, failures = verdict(table)
+    assert not ok and len(failures) == 3
+    noise = (0.688 - 0.397) / 0.397  # p99 of the repeat: 0.3 + 0.97 · (0.7 − 0.3) = 0.688
+    assert failures[0] == f"fixed:k=2 @ load 0.5: p99 TTFT +49.0% (threshold 10%, within repeat noise " \
+                          f"{noise * 100:+.1f}%)"
+    assert failures[1] == "fixed:k=2 @ load 0.5: median TPOT -8.0% (threshold 5%)"
+    assert "(1 of them within the real-run repeat noise of their point)" in format_table(table)
