@@ -20,6 +20,7 @@ nothing is smoothed or forced monotone here.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 
@@ -191,6 +192,39 @@ def measure_prefill(target, draft, batch_sizes, prompt_tokens, timer: Timer, dty
         for which in (0, 1):
             grids[which][b][p] = timer.median(pooled[2 * point + which])
     return grids
+
+
+IDLE_S = 0.1  # a typical gap between requests at light load (the penalty grows from ~10 ms on)
+
+
+@torch.inference_mode()
+def measure_idle_wake(target, draft, timer: Timer, dtype: torch.dtype, device: str, prompt_tokens: int = 32,
+                      samples: int = 9, idle_s: float = IDLE_S) -> float:
+    """How much slower the engine's first step after an idle wait runs. An engine with no request
+    sleeps until the next arrives, and the step that follows — a prefill: nothing else is
+    running — finds the caches (and, on a shared VM, the core) cold: on the 2-core CPU a 32-token
+    prefill took 30-32 ms after 100 ms asleep against 22-25 ms warm. Timed here as that step:
+    one prompt, target then draft, right after the previous one (warm) and after sleeping
+    `idle_s` (cold), alternating. Returns median(cold) / median(warm) − 1, at least 0."""
+    rows = torch.arange(1)
+    models = (target, draft)
+    kvs = [random_slots(model, 1, prompt_tokens + 1, dtype, device) for model in models]
+    inputs = [torch.randint(0, model.config.vocab_size, (1, prompt_tokens), device=device)
+              for model in models]
+
+    def prefill() -> None:
+        for model, kv, ids in zip(models, kvs, inputs, strict=True):
+            kv.lengths.zero_()
+            slot_forward(model, kv, rows, ids, logits_to_keep=1)
+
+    prefill()
+    warm, cold = [], []
+    for _ in range(samples):
+        prefill()
+        warm.append(timer.once(prefill))
+        time.sleep(idle_s)
+        cold.append(timer.once(prefill))
+    return max(0.0, statistics.median(cold) / statistics.median(warm) - 1.0)
 
 
 @torch.inference_mode()

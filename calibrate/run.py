@@ -178,7 +178,14 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
     import torch
     from tqdm import tqdm
 
-    from calibrate.latency import measure_decode, measure_prefill, measure_step_overhead, warm_up
+    from calibrate.latency import (
+        IDLE_S,
+        measure_decode,
+        measure_idle_wake,
+        measure_prefill,
+        measure_step_overhead,
+        warm_up,
+    )
     from calibrate.memory import transient_bytes
     from calibrate.timing import Timer
 
@@ -198,6 +205,9 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
                                                         tick)
         draft_step, verify = measure_decode(*models, grid.batch_sizes, grid.tokens_per_request,
                                             grid.context_tokens, timer, dtype, device, tick, interleave_bytes)
+    idle_wake = measure_idle_wake(target.model, draft.model, timer, dtype, device)
+    notes.add(f"idle_wake_factor: a one-prompt prefill after {IDLE_S * 1e3:g} ms idle took "
+              f"×{1 + idle_wake:.2f} the warm time; the simulator slows the first step after idle by it")
     middle_batch = grid.batch_sizes[len(grid.batch_sizes) // 2]
     overhead_k = min(4, max_draft_tokens)
     step_overhead = measure_step_overhead(middle_batch, overhead_k, target.architecture.vocab,
@@ -221,6 +231,7 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         prefill_target=_prefill_grid(grid, prefill_target),
         prefill_draft=_prefill_grid(grid, prefill_draft),
         step_overhead_s=step_overhead,
+        idle_wake_factor=idle_wake,
     )
     return latency, transient
 

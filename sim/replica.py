@@ -1,5 +1,6 @@
 """One replica as a SimPy process: it loops over engine steps while it has work and sleeps
-until the router hands it a request when it has none."""
+until the router hands it a request when it has none. The first step after such a sleep runs its
+forwards `idle_wake_factor` slower (the profile's measurement: caches and clocks went cold)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ class SimReplica:
         if not backend.fused_steps:
             fixed_k = 0
         timeout = env.timeout
+        wake_scale = 1.0 + latency.idle_wake_factor
+        wakes_slow = wake_scale != 1.0
+        cold = False  # the step about to run follows an idle wait (and wakes slow)
         while True:
             now = env.now
             view = scheduler.admit(now)
@@ -68,8 +72,9 @@ class SimReplica:
                 self._wakeup = env.event()
                 yield self._wakeup
                 self._wakeup = None
+                cold = wakes_slow
                 continue
-            if plan.view is not None and not plan.prefill:
+            if plan.view is not None and not plan.prefill and not cold:
                 if plain:
                     ahead = scheduler.plain_steps_ahead()
                     if ahead >= 2 and (yield from self._plain_steps(ahead, now)):
@@ -95,6 +100,10 @@ class SimReplica:
                 verify_s = cost.verify_s_known(len(verified), verified_total, context)
             chunks = len(plan.prefill)
             prefill_s = latency.prefill_s(chunks, plan.prefill_tokens / chunks, uses_draft) if chunks else 0.0
+            if cold:
+                draft_s, verify_s = draft_s * wake_scale, verify_s * wake_scale
+                prefill_s *= wake_scale
+                cold = False
             step_s = draft_s + verify_s + prefill_s + overhead_s
             yield timeout(step_s)
             times = StepTimes(draft_s, verify_s, prefill_s, step_s)

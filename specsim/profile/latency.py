@@ -136,6 +136,7 @@ class LatencyModel:
 
     def __init__(self, latency: Latency) -> None:
         self.step_overhead_s = latency.step_overhead_s
+        self.idle_wake_factor = latency.idle_wake_factor
         self._draft = _draft_grid(latency.draft_step)
         self._verify = _verify_grid(latency.verify)
         self._prefill_target = _prefill_grid(latency.prefill_target)

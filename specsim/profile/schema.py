@@ -142,6 +142,11 @@ class Latency(Strict):
     step_overhead_s: float = Field(
         ge=0, description="engine time per step outside model forwards (scheduling, sampling)"
     )
+    idle_wake_factor: float = Field(
+        default=0.0, ge=0,
+        description="the first step after the engine sat idle (no request to serve) runs its forwards "
+        "(1 + this) times slower: caches and clocks went cold; 0 where not measured",
+    )
 
 
 class Memory(Strict):

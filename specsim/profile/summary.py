@@ -71,7 +71,8 @@ def _latency_lines(profile: Profile) -> list[str]:
     k = SUMMARY_DRAFT_TOKENS
     lines = [
         f"latency ({latency.source}, timer {latency.timer}, repeats {latency.repeats}, step overhead "
-        f"{latency.step_overhead_s * 1e3:.2f} ms), context {SUMMARY_CONTEXT}:",
+        f"{latency.step_overhead_s * 1e3:.2f} ms, forwards of the first step after idle "
+        f"×{1 + latency.idle_wake_factor:.2f}), context {SUMMARY_CONTEXT}:",
         f"  {'batch':>5}  {'draft step':>11}  {'verify k=0':>11}  {f'verify k={k}':>11}",
     ]
     for batch in SUMMARY_BATCHES:
