@@ -206,7 +206,7 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         draft_step, verify = measure_decode(*models, grid.batch_sizes, grid.tokens_per_request,
                                             grid.context_tokens, timer, dtype, device, tick, interleave_bytes)
     idle_wake = measure_idle_wake(target.model, draft.model, timer, dtype, device)
-    notes.add(f"idle_wake_factor: a one-prompt prefill after {IDLE_S * 1e3:g} ms idle took "
+    notes.add(f"idle_wake_factor: a one-prompt prefill after {IDLE_S:g} s idle took "
               f"×{1 + idle_wake:.2f} the warm time; the simulator slows the first step after idle by it")
     middle_batch = grid.batch_sizes[len(grid.batch_sizes) // 2]
     overhead_k = min(4, max_draft_tokens)
