@@ -6,9 +6,12 @@ Load: a value of `workload.rate_scale` (it multiplies every arrival rate, or div
 gaps), applied with `Scenario.with_fields`; the default is the scenario's own sweep axis on
 `workload.rate_scale`, if it has one.
 
-Order: per load, every policy's real run(s) first, back to back, then the simulations — so the
-real runs of one load see the same machine conditions, and the simulator (milliseconds) never
-competes with them for the cores.
+Order: per load, every policy's real runs first, then the simulations — the simulator
+(milliseconds) never competes with a real run for the cores. The repeats come after every
+policy's first run, not right after it: on a shared machine the speed drifts over minutes, and a
+repeat taken seconds later would measure only the seconds-scale noise, while the simulator's
+profile was measured minutes before. Spaced this way the noise column spans the load's whole
+block of real runs (validate-cpu: ~3 minutes between a run and its repeat).
 """
 
 from __future__ import annotations
@@ -94,9 +97,9 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
         point_scenario = scenario.with_fields({LOAD_FIELD: load})
         requests = build_requests(point_scenario, seed)
         real_runs: dict[str, list[RunResult]] = {}
-        for spec in policies:
-            label = make_policy(spec).label()
-            for repeat in range(repeats):
+        for repeat in range(repeats):  # every policy once, then the repeats: see the module docstring
+            for spec in policies:
+                label = make_policy(spec).label()
                 say(f"real  {label} @ load {load:g}" + (f" (repeat {repeat + 1})" if repeat else ""))
                 extra = {key: value for key, value in (("profile", profile), ("requests", requests))
                          if key in accepted}  # the same cost model for the policy, the same requests

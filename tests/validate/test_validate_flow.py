@@ -104,3 +104,19 @@ def test_cli_fails_with_exit_1_when_the_simulator_is_off(shipped_profile, tmp_pa
                    "--no-replay", "--no-probe", "--max-median-error", "21", "--max-p99-error", "21",
                    "--max-throughput-error", "30", "--max-attainment-error", "100")
     assert loose.exit_code == 0, loose.output
+
+
+def test_repeats_come_after_every_policys_first_run(shipped_profile):
+    # so that a point's noise spans the load's block of real runs, not seconds (run.py's docstring)
+    scenario = small_scenario(rate=5.0, duration_s=2.0, output_tokens=SHORT)
+    calls: list[tuple[float, str]] = []
+    real = simulator_as_real(shipped_profile)
+
+    def serve(scenario, policy_spec, seed, target, draft, **options):
+        calls.append((scenario.workload.rate_scale, str(policy_spec)))
+        return real(scenario, policy_spec, seed, target, draft)
+
+    run_validation(scenario, profile=shipped_profile, target="t", draft="d", serve=serve, repeats=2,
+                   loads=[0.5, 1.0], progress=False)
+    policies = [str(p) for p in scenario.policies]
+    assert calls == [(load, policy) for load in (0.5, 1.0) for _ in range(2) for policy in policies]
