@@ -1,0 +1,128 @@
+"""Does a forward's time depend on what ran before it? Why calibrate times forwards inside steps.
+
+    python benchmarks/forward_order.py [--threads N] [--repeats N] [--batch B] [--context C] [--k K]
+
+On the tiny real-weight pair (calibrate/tiny_pair.py), through realrun's slot cache, prints the
+median time of:
+1. a draft step (one token per request) run back to back, and the same step inside engine-shaped
+   steps — k draft passes, then the target's verify of k + 1 tokens — per draft position;
+2. the target's verify of k + 1 tokens back to back, and the same pass ending such a step;
+3. a one-prompt prefill (target then draft, 32 tokens) right after the previous one, and after
+   the process slept 0.1 s and 0.5 s (what an engine with no request does).
+A calibration that timed each model back to back would read the first rows; the engine lives in
+the second ones. Figures move by ±10-20% between runs on a shared CPU; each is a median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from calibrate.latency import random_slots, slot_forward
+from calibrate.tiny_pair import make_tiny_pair
+
+CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
+
+
+def timed(run: Callable[[], object]) -> float:
+    begin = time.perf_counter()
+    run()
+    return time.perf_counter() - begin
+
+
+def median_ms(samples: list[float]) -> str:
+    return f"{statistics.median(samples) * 1e3:8.2f}"
+
+
+@torch.inference_mode()
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=60)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--context", type=int, default=48)
+    parser.add_argument("--k", type=int, default=4)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from transformers import AutoModelForCausalLM
+
+    target_dir, draft_dir = make_tiny_pair(CACHE)
+    target = AutoModelForCausalLM.from_pretrained(target_dir, dtype=torch.float32).eval()
+    draft = AutoModelForCausalLM.from_pretrained(draft_dir, dtype=torch.float32).eval()
+    batch, context, k = args.batch, args.context, args.k
+    capacity = context + k + 2
+    target_kv = random_slots(target, batch, capacity, torch.float32, "cpu")
+    draft_kv = random_slots(draft, batch, capacity, torch.float32, "cpu")
+    draft_ids = torch.randint(0, draft.config.vocab_size, (batch, 1))
+    verify_ids = torch.randint(0, target.config.vocab_size, (batch, k + 1))
+
+    def draft_pass() -> None:
+        slot_forward(draft, draft_kv, None, draft_ids)
+
+    def verify_pass() -> None:
+        slot_forward(target, target_kv, None, verify_ids)
+
+    def rewind() -> None:
+        target_kv.lengths[:] = context
+        draft_kv.lengths[:] = context
+
+    alone_draft, alone_verify = [], []
+    by_position: list[list[float]] = [[] for _ in range(k)]
+    in_step_verify = []
+    for _ in range(3):  # warm-up
+        rewind()
+        draft_pass()
+        verify_pass()
+    for _ in range(args.repeats):
+        rewind()
+        alone_draft.append(timed(draft_pass))
+    for _ in range(args.repeats):
+        rewind()
+        alone_verify.append(timed(verify_pass))
+    for _ in range(args.repeats):
+        rewind()
+        for position in range(k):
+            by_position[position].append(timed(draft_pass))
+        in_step_verify.append(timed(verify_pass))
+
+    print(f"tiny pair, batch {batch}, context {context}, k = {k}, {args.threads} thread(s), "
+          f"{args.repeats} samples each; median ms")
+    print(f"{'forward':<44}{'back to back':>14}{'inside steps':>14}")
+    pooled = [sample for samples in by_position for sample in samples]
+    print(f"{'draft step (all positions)':<44}{median_ms(alone_draft):>14}{median_ms(pooled):>14}")
+    for position, samples in enumerate(by_position):
+        print(f"{f'  draft pass {position + 1} of the step':<44}{'':>14}{median_ms(samples):>14}")
+    print(f"{f'verify of {k + 1} tokens':<44}{median_ms(alone_verify):>14}{median_ms(in_step_verify):>14}")
+
+    prompt = 32
+    rows = torch.arange(1)
+    prefill_kvs = [random_slots(model, 1, prompt + 1, torch.float32, "cpu") for model in (target, draft)]
+    prompt_ids = torch.randint(0, min(target.config.vocab_size, draft.config.vocab_size), (1, prompt))
+
+    def prefill() -> None:
+        for model, kv in zip((target, draft), prefill_kvs, strict=True):
+            kv.lengths.zero_()
+            slot_forward(model, kv, rows, prompt_ids, logits_to_keep=1)
+
+    prefill()
+    samples = max(5, args.repeats // 6)
+    print(f"\n{'one-prompt prefill (32 tokens, target + draft)':<44}{'ms':>14}")
+    for idle_s in (0.0, 0.1, 0.5):
+        times = []
+        for _ in range(samples):
+            prefill()
+            if idle_s:
+                time.sleep(idle_s)
+            times.append(timed(prefill))
+        label = "right after the previous one" if idle_s == 0 else f"after {idle_s:g} s asleep"
+        print(f"{f'  {label}':<44}{median_ms(times):>14}")
+
+
+if __name__ == "__main__":
+    main()
