@@ -6,8 +6,9 @@ inputs it builds per forward), filled with random keys/values (latency does not 
 and in the engine's order: a speculative step of k is k draft passes, one token per request each,
 then the target's verify pass of k + 1 tokens per request. Timing each forward inside such steps
 matters on a CPU: measured back to back, a model's weights stay warm in the caches, and the tiny
-pair's draft step then looks twice as fast — and the verify pass 20-30% faster — than inside the
-engine's steps, where each model evicts the other (measured: VALIDATION.md, run 6). So:
+pair's draft step then looked up to twice as fast — the verify pass 20-40% faster — than inside
+the engine's steps, where each model evicts the other; the size moves with the machine's state
+(`benchmarks/forward_order.py`; VALIDATION.md, "What changed since run 5"). So:
 - verify(b, q, c) is the target pass of q tokens that ends a step with q − 1 draft passes; plain
   steps (q = 1) run back to back, as plain decoding runs them;
 - draft_step(b, c) pools every draft pass of those steps (the first after a verify is the slowest);
