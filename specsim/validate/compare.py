@@ -128,6 +128,10 @@ def verdict(table: pd.DataFrame) -> tuple[bool, list[str]]:
     """(all gated metrics pass, one line per failing metric). A failure within the repeat noise
     still fails — the thresholds are the user's — but its line says so."""
     failing = failing_rows(table)
+    return failing.empty, _failure_lines(failing)
+
+
+def _failure_lines(failing: pd.DataFrame) -> list[str]:
     lines = []
     for row, noisy in zip(failing.itertuples(), within_noise(failing), strict=True):
         detail = f"threshold {_format_threshold(row.threshold, row.unit)}"
@@ -135,17 +139,18 @@ def verdict(table: pd.DataFrame) -> tuple[bool, list[str]]:
             detail += f", within repeat noise {_format_error(row.noise, row.unit)}"
         lines.append(f"{row.policy} @ load {row.load:g}: {row.label} {_format_error(row.error, row.unit)} "
                      f"({detail})")
-    return failing.empty, lines
+    return lines
 
 
 def verdict_line(table: pd.DataFrame) -> str:
-    ok, failures = verdict(table)
     gated = int(table["passed"].notna().sum())
-    if ok:
+    failing = failing_rows(table)
+    if failing.empty:
         return f"verdict: PASS — all {gated} gated metrics within thresholds"
-    noisy = int(within_noise(failing_rows(table)).sum())
-    return (f"verdict: FAIL — {len(failures)} of {gated} gated metrics over thresholds"
-            f" ({noisy} of them within the real-run repeat noise of their point): " + "; ".join(failures))
+    noisy = int(within_noise(failing).sum())
+    return (f"verdict: FAIL — {len(failing)} of {gated} gated metrics over thresholds"
+            f" ({noisy} of them within the real-run repeat noise of their point): "
+            + "; ".join(_failure_lines(failing)))
 
 
 def format_table(table: pd.DataFrame, title: str = "") -> str:
