@@ -1,4 +1,5 @@
-"""KV-cache helpers shared by the latency and acceptance measurements (transformers 5.x caches)."""
+"""transformers DynamicCache helpers (5.x caches): the acceptance measurement, the speed probe and
+the transient-memory check. The latency grids use realrun's slot cache (calibrate/latency.py)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,14 @@ def random_cache(model, batch: int, context_tokens: int, dtype: torch.dtype, dev
         values = torch.randn(shape, dtype=dtype, device=device)
         cache.update(keys, values, layer)
     return cache
+
+
+def decode_inputs(batch: int, new_tokens: int, context: int, vocab: int, device: str):
+    """A decode input against a `random_cache`: new tokens, a 2-D mask over cache + new tokens,
+    explicit positions."""
+    ids = torch.randint(0, vocab, (batch, new_tokens), device=device)
+    mask = torch.ones(batch, context + new_tokens, dtype=torch.long, device=device)
+    if context > 1:
+        mask[:, 0] = 0  # the hole a batched engine always has somewhere
+    positions = torch.arange(context, context + new_tokens, device=device).expand(batch, new_tokens)
+    return ids, mask, positions

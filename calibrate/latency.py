@@ -27,20 +27,8 @@ from collections.abc import Callable
 
 import torch
 
-from calibrate.kv import head_dim, kv_heads, random_cache
 from calibrate.timing import Timer
 from realrun.kv import SlotKV
-
-
-def decode_inputs(batch: int, new_tokens: int, context: int, vocab: int, device: str):
-    """A 2-D-mask decode input against a transformers DynamicCache (the speed probe and the
-    transient-memory check; the grids use the slot cache)."""
-    ids = torch.randint(0, vocab, (batch, new_tokens), device=device)
-    mask = torch.ones(batch, context + new_tokens, dtype=torch.long, device=device)
-    if context > 1:
-        mask[:, 0] = 0  # the hole a batched engine always has somewhere
-    positions = torch.arange(context, context + new_tokens, device=device).expand(batch, new_tokens)
-    return ids, mask, positions
 
 
 def random_slots(model, slots: int, capacity: int, dtype: torch.dtype, device: str) -> SlotKV:
@@ -73,10 +61,14 @@ def measure_decode(target, draft, batch_sizes, tokens_per_request, context_token
     order, and each point keeps the median of all its samples (see `calibrate.timing`)."""
     if not any(q > 1 for q in tokens_per_request):
         raise ValueError("the verify grid needs a point with q > 1: draft steps are timed inside steps")
-    per_token = kv_bytes_per_token(target.config, dtype) + kv_bytes_per_token(draft.config, dtype)
     slots = max(tokens_per_request)
+
+    def request_bytes(context: int) -> int:  # both models' slots for one request, as allocated
+        capacity = context + slots + 1
+        return sum(SlotKV.bytes_needed(model.config, 1, capacity, dtype) for model in (target, draft))
+
     blocks = [(c, group) for c, context in enumerate(context_tokens)
-              for group in _groups(batch_sizes, (context + slots + 1) * per_token, interleave_bytes)]
+              for group in _groups(batch_sizes, request_bytes(context), interleave_bytes)]
     verify_samples: dict[tuple[int, int, int], list[float]] = {}
     draft_samples: dict[tuple[int, int], list[float]] = {}
     for walk in range(timer.passes):
@@ -152,11 +144,6 @@ def _groups(batch_sizes, bytes_per_request: int, budget_bytes: int) -> list[list
     return groups
 
 
-def kv_bytes_per_token(config, dtype: torch.dtype) -> int:
-    element = torch.tensor([], dtype=dtype).element_size()
-    return 2 * config.num_hidden_layers * kv_heads(config) * head_dim(config) * element
-
-
 @torch.inference_mode()
 def measure_prefill(target, draft, batch_sizes, prompt_tokens, timer: Timer, dtype: torch.dtype, device: str,
                     tick: Callable[[], object] = lambda: None) -> tuple[list[list[float]], list[list[float]]]:
@@ -201,15 +188,22 @@ def measure_prefill(target, draft, batch_sizes, prompt_tokens, timer: Timer, dty
 IDLE_S = 0.5
 
 
-@torch.inference_mode()
 def measure_idle_wake(target, draft, timer: Timer, dtype: torch.dtype, device: str, prompt_tokens: int = 32,
                       samples: int = 9, idle_s: float = IDLE_S) -> float:
     """How much slower the engine's first step after an idle wait runs. An engine with no request
     sleeps until the next arrives, and the step that follows — a prefill: nothing else is
     running — finds the caches (and, on a shared VM, the core) cold: on the 2-core CPU a 32-token
-    prefill took 30-32 ms after 0.1-0.5 s asleep against 22-25 ms warm. Timed here as that step:
-    one prompt, target then draft, right after the previous one (warm) and after sleeping
-    `idle_s` (cold), alternating. Returns median(cold) / median(warm) − 1, at least 0."""
+    prefill took 30-32 ms after 0.1-0.5 s asleep against 22-25 ms warm. Returns
+    median(cold) / median(warm) − 1 of `idle_wake_times`, at least 0."""
+    warm, cold = idle_wake_times(target, draft, timer, dtype, device, prompt_tokens, samples, idle_s)
+    return max(0.0, statistics.median(cold) / statistics.median(warm) - 1.0)
+
+
+@torch.inference_mode()
+def idle_wake_times(target, draft, timer: Timer, dtype: torch.dtype, device: str, prompt_tokens: int,
+                    samples: int, idle_s: float) -> tuple[list[float], list[float]]:
+    """(warm, cold) seconds of the step that wakes an idle engine: one prompt, target then draft,
+    timed right after the previous one (warm) and after sleeping `idle_s` (cold), alternating."""
     rows = torch.arange(1)
     models = (target, draft)
     kvs = [random_slots(model, 1, prompt_tokens + 1, dtype, device) for model in models]
@@ -228,20 +222,20 @@ def measure_idle_wake(target, draft, timer: Timer, dtype: torch.dtype, device: s
         warm.append(timer.once(prefill))
         time.sleep(idle_s)
         cold.append(timer.once(prefill))
-    return max(0.0, statistics.median(cold) / statistics.median(warm) - 1.0)
+    return warm, cold
 
 
 @torch.inference_mode()
 def warm_up(model, device: str, seconds: float) -> None:
-    """Run decode forwards for a while before timing anything: lazy kernel loading, allocator
-    growth and — on a GPU — clocks ramping up from idle would otherwise land in the first points."""
-    cache = random_cache(model, 1, 64, next(model.parameters()).dtype, device)
-    ids, mask, positions = decode_inputs(1, 1, 64, model.config.vocab_size, device)
+    """Run decode forwards, through the slot cache the grids use, for a while before timing
+    anything: lazy kernel loading, allocator growth and — on a GPU — clocks ramping up from idle
+    would otherwise land in the first points."""
+    kv = random_slots(model, 1, 66, next(model.parameters()).dtype, device)
+    ids = torch.randint(0, model.config.vocab_size, (1, 1), device=device)
     begin = time.perf_counter()
     while time.perf_counter() - begin < seconds:
-        model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-              use_cache=True)
-        cache.crop(-1)
+        kv.lengths[:] = 64
+        slot_forward(model, kv, None, ids)
     if device == "cuda":
         torch.cuda.synchronize()
 

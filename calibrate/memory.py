@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 
 from calibrate.hardware import host_memory_bytes
-from calibrate.kv import random_cache
-from calibrate.latency import decode_inputs
+from calibrate.kv import decode_inputs, random_cache
 from calibrate.models import LoadedModel
 from specsim.profile.schema import Memory
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 
-from calibrate.kv import random_cache
-from calibrate.latency import decode_inputs
+from calibrate.kv import decode_inputs, random_cache
 from calibrate.models import load_model
 
 CONTEXT_TOKENS = 64

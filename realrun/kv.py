@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import torch
 
+from calibrate.kv import head_dim, kv_heads
+
 
 class SlotKV:
     """One model's cache storage: `slots` requests × `capacity` tokens."""
@@ -31,10 +33,8 @@ class SlotKV:
     def __init__(self, config, slots: int, capacity: int, device: torch.device | str,
                  dtype: torch.dtype) -> None:
         layers = config.num_hidden_layers
-        heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
-        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.slots, self.capacity = slots, capacity
-        shape = (slots, heads, capacity, head_dim)
+        shape = (slots, kv_heads(config), capacity, head_dim(config))
         self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(layers)]
         self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(layers)]
         self.lengths = torch.zeros(slots, dtype=torch.long)  # on the CPU: read by Python every step
@@ -42,10 +42,8 @@ class SlotKV:
 
     @staticmethod
     def bytes_needed(config, slots: int, capacity: int, dtype: torch.dtype) -> int:
-        heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
-        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         element = torch.empty(0, dtype=dtype).element_size()
-        return 2 * config.num_hidden_layers * slots * heads * capacity * head_dim * element
+        return 2 * config.num_hidden_layers * slots * kv_heads(config) * capacity * head_dim(config) * element
 
     # -- moving requests between slots ---------------------------------------------------------
     def load(self, slot: int, cache) -> None:
