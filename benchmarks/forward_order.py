@@ -8,7 +8,8 @@ median time of:
    steps — k draft passes, then the target's verify of k + 1 tokens — per draft position;
 2. the target's verify of k + 1 tokens back to back, and the same pass ending such a step;
 3. a one-prompt prefill (target then draft, 32 tokens) right after the previous one, and after
-   the process slept 0.1 s and 0.5 s (what an engine with no request does).
+   the process slept 0.1 s and 0.5 s (what an engine with no request does) — calibrate's own
+   `idle_wake_times`.
 A calibration that timed each model back to back would read the first rows; the engine lives in
 the second ones. Figures move by ±10-20% between runs on a shared CPU; each is a median.
 """
@@ -24,7 +25,8 @@ from pathlib import Path
 
 import torch
 
-from calibrate.latency import random_slots, slot_forward
+from calibrate.latency import idle_wake_times, random_slots, slot_forward
+from calibrate.timing import Timer
 from calibrate.tiny_pair import make_tiny_pair
 
 CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
@@ -100,28 +102,13 @@ def main() -> None:
         print(f"{f'  draft pass {position + 1} of the step':<44}{'':>14}{median_ms(samples):>14}")
     print(f"{f'verify of {k + 1} tokens':<44}{median_ms(alone_verify):>14}{median_ms(in_step_verify):>14}")
 
-    prompt = 32
-    rows = torch.arange(1)
-    prefill_kvs = [random_slots(model, 1, prompt + 1, torch.float32, "cpu") for model in (target, draft)]
-    prompt_ids = torch.randint(0, min(target.config.vocab_size, draft.config.vocab_size), (1, prompt))
-
-    def prefill() -> None:
-        for model, kv in zip((target, draft), prefill_kvs, strict=True):
-            kv.lengths.zero_()
-            slot_forward(model, kv, rows, prompt_ids, logits_to_keep=1)
-
-    prefill()
+    # calibrate's own measurement of the step that wakes an idle engine (calibrate.latency)
+    timer = Timer("cpu", warmup=0, repeats=1, budget_s=1.0)
     samples = max(5, args.repeats // 6)
-    print(f"\n{'one-prompt prefill (32 tokens, target + draft)':<44}{'ms':>14}")
-    for idle_s in (0.0, 0.1, 0.5):
-        times = []
-        for _ in range(samples):
-            prefill()
-            if idle_s:
-                time.sleep(idle_s)
-            times.append(timed(prefill))
-        label = "right after the previous one" if idle_s == 0 else f"after {idle_s:g} s asleep"
-        print(f"{f'  {label}':<44}{median_ms(times):>14}")
+    print(f"\n{'one-prompt prefill (32 tokens, target + draft)':<44}{'warm':>14}{'after idle':>14}")
+    for idle_s in (0.1, 0.5):
+        warm, cold = idle_wake_times(target, draft, timer, torch.float32, "cpu", 32, samples, idle_s)
+        print(f"{f'  {idle_s:g} s asleep':<44}{median_ms(warm):>14}{median_ms(cold):>14}")
 
 
 if __name__ == "__main__":
