@@ -1,15 +1,20 @@
 """Measure the forwards an engine runs — prefill, draft steps, verify passes — the way the real
 engine (`realrun`) runs them.
 
-Forwards run through realrun's slot KV cache (`realrun.kv`: preallocated slots, a 4-D mask, the
-inputs it builds per forward), filled with random keys/values (latency does not depend on them),
-and in the engine's order: a speculative step of k is k draft passes, one token per request each,
-then the target's verify pass of k + 1 tokens per request. Timing each forward inside such steps
-matters on a CPU: measured back to back, a model's weights stay warm in the caches, and the tiny
-pair's draft step then looked up to twice as fast — the verify pass 20-40% faster — than inside
-the engine's steps, where each model evicts the other; the size moves with the machine's state
-(`benchmarks/forward_order.py`; VALIDATION.md, "What changed since run 5"). So:
-- verify(b, q, c) is the target pass of q tokens that ends a step with q − 1 draft passes; plain
+Decode steps are the engine's own backend calls (`realrun.backend.RealSpeculation.draft_pass` and
+`verify`) over realrun's slot KV cache (preallocated slots, a 4-D mask), filled with random
+keys/values (latency does not depend on them), in the engine's order: a speculative step of k is
+k draft passes, one token per request each, then the target's verify pass of k + 1 tokens per
+request. Both choices are measured effects on the 2-core CPU:
+- the order: timed back to back, a model's weights stay warm in the caches, and the tiny pair's
+  draft step looked up to twice as fast — the verify pass 20-40% faster — than inside the
+  engine's steps, where each model evicts the other (`benchmarks/forward_order.py`; VALIDATION.md);
+- the backend call, not the bare forward: the engine books the host work around each forward
+  (choosing and storing draft tokens and confidences; gathering, accepting, appending after a
+  verify) inside its draft and verify times — 0.4 ms per draft pass and 0.6-0.9 ms per verify on
+  the tiny pair, a quarter of a draft pass.
+So:
+- verify(b, q, c) is the verify call of q tokens that ends a step with q − 1 draft passes; plain
   steps (q = 1) run back to back, as plain decoding runs them;
 - draft_step(b, c) pools every draft pass of those steps (the first after a verify is the slowest);
 - prefill runs target then draft per point, into slots, as the engine's prefill step does.
@@ -24,10 +29,14 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from calibrate.timing import Timer
+from realrun.backend import RealSpeculation
+from realrun.clock import Clock
 from realrun.kv import SlotKV
 
 
@@ -92,32 +101,42 @@ def measure_decode(target, draft, batch_sizes, tokens_per_request, context_token
 def _step_samples(target, draft, batches, tokens_per_request, context, timer, dtype, device
                   ) -> tuple[list[list[list[float]]], list[list[float]]]:
     """One pass over the block's steps, round-robin: for each q and batch size, the step
-    [q − 1 draft passes, verify of q]. Returns verify samples [batch][q] and the draft passes'
-    samples [batch]."""
+    [q − 1 draft passes, verify of q], each a call of the engine's own backend
+    (`realrun.backend.RealSpeculation`), so the times hold what the engine books as draft and
+    verify time: the forward with its cache inputs, and the host work around it — choosing and
+    storing the draft tokens and their confidences per pass; gathering the verified positions,
+    deciding acceptance and appending the tokens per verify. Returns verify samples [batch][q]
+    and the draft passes' samples [batch]."""
     capacity = context + max(tokens_per_request) + 1  # + the scratch column (realrun.kv)
     target_kvs = [random_slots(target, batch, capacity, dtype, device) for batch in batches]
     draft_kvs = [random_slots(draft, batch, capacity, dtype, device) for batch in batches]
-    for kv in target_kvs + draft_kvs:
-        kv.lengths[:] = context
+    vocab = min(target.config.vocab_size, draft.config.vocab_size)
+    clock = Clock(torch.device(device))
     runs: list[Callable[[], object]] = []
     roles: list[tuple[str, int, int]] = []  # ("draft" | "verify", batch position, q index)
+    steps: dict[int, _Step] = {}  # index of a step's verify run → the step, rolled back after it
     # q-major: the plain steps (q = 1) of every batch size come first, back to back, as plain
     # decoding runs them — only steps that draft interleave the two models
     for q_index, q in enumerate(tokens_per_request):
         for b, batch in enumerate(batches):
-            for _ in range(q - 1):
-                ids = torch.randint(0, draft.config.vocab_size, (batch, 1), device=device)
-                runs.append(lambda kv=draft_kvs[b], ids=ids: slot_forward(draft, kv, None, ids))
+            drafting = q > 1  # a plain step's backend has no draft model, as for policy `none`
+            backend = RealSpeculation(target, draft if drafting else None, target_kvs[b],
+                                      draft_kvs[b] if drafting else None, False, None, clock)
+            step = _Step(backend, torch.randint(0, vocab, (batch, context + 1)).tolist(), context, q - 1)
+            step.roll_back()
+            everyone = np.ones(batch, dtype=bool)
+            for position in range(q - 1):
+                runs.append(lambda backend=backend, position=position, everyone=everyone:
+                            backend.draft_pass(everyone, position))
                 roles.append(("draft", b, q_index))
-            ids = torch.randint(0, target.config.vocab_size, (batch, q), device=device)
-            runs.append(lambda kv=target_kvs[b], ids=ids: slot_forward(target, kv, None, ids))
+            steps[len(runs)] = step
+            verify_lengths = np.full(batch, q - 1)
+            runs.append(lambda backend=backend, lengths=verify_lengths: backend.verify(lengths))
             roles.append(("verify", b, q_index))
 
     def reset(index: int) -> None:
-        role, b, _ = roles[index]
-        if role == "verify":  # the step is over: both caches roll back to the context
-            target_kvs[b].lengths[:] = context
-            draft_kvs[b].lengths[:] = context
+        if index in steps:  # the step is over: back to the context, ready for the next one
+            steps[index].roll_back()
 
     times = timer.pass_samples(runs, reset=reset)
     verify: list[list[list[float]]] = [[[] for _ in tokens_per_request] for _ in batches]
@@ -128,6 +147,26 @@ def _step_samples(target, draft, batches, tokens_per_request, context, timer, dt
         else:
             drafts[b].extend(sample)
     return verify, drafts
+
+
+@dataclass
+class _Step:
+    """A speculative step of the engine's backend over requests at the same context, repeatable:
+    `roll_back` restores the state before it (the engine's between-steps invariant: the target
+    cache holds every token but the last; the draft cache here lacks the last one too)."""
+
+    backend: RealSpeculation
+    rows: list[list[int]]  # per request: context + 1 tokens
+    context: int
+    draft_tokens: int
+
+    def roll_back(self) -> None:
+        for row in self.rows:
+            del row[self.context + 1:]
+        for kv in (self.backend.target_kv, self.backend.draft_kv):
+            if kv is not None:
+                kv.lengths[:] = self.context
+        self.backend.begin(self.rows, self.draft_tokens)
 
 
 def _groups(batch_sizes, bytes_per_request: int, budget_bytes: int) -> list[list[int]]:
@@ -238,34 +277,3 @@ def warm_up(model, device: str, seconds: float) -> None:
         slot_forward(model, kv, None, ids)
     if device == "cuda":
         torch.cuda.synchronize()
-
-
-@torch.inference_mode()
-def measure_step_overhead(batch: int, draft_tokens: int, vocab: int, context: int, timer: Timer,
-                          device: str) -> float:
-    """The tensor work of one engine step outside the forwards: the draft's softmax/argmax and
-    confidence per drafted token, the target's argmax, the accepted-prefix count, the accepted
-    counts back to the host, the next inputs, the grown mask and positions. Python scheduling of
-    a particular engine is not included."""
-    draft_logits = torch.randn(draft_tokens, batch, vocab, device=device)
-    target_logits = torch.randn(batch, draft_tokens + 1, vocab, device=device)
-    mask = torch.ones(batch, context, dtype=torch.long, device=device)
-    positions = torch.full((batch,), context, device=device)
-
-    def step():
-        drafted, confidences = [], []
-        for logits in draft_logits:
-            probabilities = torch.softmax(logits.float(), dim=-1)
-            confidence, token = probabilities.max(dim=-1)
-            drafted.append(token)
-            confidences.append(confidence)
-        drafted_ids = torch.stack(drafted, dim=1)
-        confidences_host = torch.stack(confidences, dim=1).tolist()  # policies read them on the host
-        choice = target_logits.argmax(dim=-1)
-        accepted = torch.cumprod((choice[:, :-1] == drafted_ids).int(), dim=1).sum(dim=1)
-        following = choice.gather(1, accepted[:, None])
-        next_mask = torch.cat([mask, torch.ones(batch, draft_tokens + 1, dtype=mask.dtype, device=device)], 1)
-        next_positions = positions + accepted + 1
-        return accepted.tolist(), following, next_mask, next_positions, confidences_host
-
-    return timer.medians([step])[0]

@@ -91,3 +91,26 @@ def test_idle_wake_factor_is_the_cold_over_warm_slowdown(tiny_models):
     assert factor > 1.0
     # without a gap there is nothing to wake from: noise only
     assert measure_idle_wake(target, draft, timer(1), torch.float32, "cpu", samples=5, idle_s=0.0) < 1.0
+
+
+def test_decode_times_are_the_engines_backend_calls(tiny_models, monkeypatch):
+    """The engine books its host work around each forward (token choice after a draft pass,
+    acceptance after a verify) as draft/verify time; so must the grid: slowing those steps of the
+    real backend slows the grid's points by as much."""
+    import realrun.backend
+
+    target, draft = tiny_models
+    fast_draft, fast_verify = measure_decode(target, draft, (1,), (1, 3), (8,), timer(5), torch.float32, "cpu")
+
+    def slowed(function):
+        def run(*args, **kwargs):
+            time.sleep(0.02)
+            return function(*args, **kwargs)
+        return run
+
+    monkeypatch.setattr(realrun.backend, "propose", slowed(realrun.backend.propose))
+    monkeypatch.setattr(realrun.backend, "accept_greedy", slowed(realrun.backend.accept_greedy))
+    slow_draft, slow_verify = measure_decode(target, draft, (1,), (1, 3), (8,), timer(5), torch.float32, "cpu")
+    assert slow_draft[0][0] - fast_draft[0][0] > 0.015
+    for q in (0, 1):  # plain steps and verify passes of 3 tokens
+        assert slow_verify[0][q][0] - fast_verify[0][q][0] > 0.015
