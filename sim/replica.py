@@ -40,7 +40,7 @@ class SimReplica:
     def run(self) -> Generator[simpy.Event, None, None]:
         env, scheduler, policy, backend, cost = self.env, self.scheduler, self.policy, self.backend, self.cost
         latency = cost.latency
-        overhead_s = latency.step_overhead_s
+        overhead_s, plain_overhead_s = latency.step_overhead_s, latency.plain_step_overhead_s
         uses_draft = policy.uses_draft
         knows_future = policy.simulator_only
         speculative = policy.max_draft_tokens > 0
@@ -84,6 +84,7 @@ class SimReplica:
                         continue
             result: SpeculationResult | None = None
             draft_s = verify_s = 0.0
+            drafting = False
             if plan.view is not None:
                 backend.expect(plan)
                 result = speculate(policy, plan, backend)
@@ -91,8 +92,10 @@ class SimReplica:
                 drafted, verified = result.drafted, result.verified
                 if drafted is plan.draft_lengths:
                     draft_s = cost.draft_s_known(drafted, plan.longest, plan.shortest, context)
+                    drafting = plan.longest > 0 if plan.longest >= 0 else bool(drafted.any())
                 else:
                     draft_s = cost.draft_s(drafted, context)
+                    drafting = bool(drafted.any())
                 if verified is plan.draft_lengths:
                     verified_total = plan.draft_total
                 else:
@@ -104,7 +107,7 @@ class SimReplica:
                 draft_s, verify_s = draft_s * wake_scale, verify_s * wake_scale
                 prefill_s *= wake_scale
                 cold = False
-            step_s = draft_s + verify_s + prefill_s + overhead_s
+            step_s = draft_s + verify_s + prefill_s + (overhead_s if drafting else plain_overhead_s)
             yield timeout(step_s)
             times = StepTimes(draft_s, verify_s, prefill_s, step_s)
             outcome = scheduler.complete(plan, result, times, env.now)
@@ -119,7 +122,7 @@ class SimReplica:
         would loop forever at the same instant)."""
         scheduler = self.scheduler
         latency = self.cost.latency
-        verify_s, overhead_s = latency.verify_s, latency.step_overhead_s
+        verify_s, overhead_s = latency.verify_s, latency.plain_step_overhead_s
         size = scheduler.decode.size
         context = scheduler._context_sum
         replica = scheduler.replica

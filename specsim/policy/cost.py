@@ -56,12 +56,16 @@ class CostEstimator:
                context_tokens: float) -> float:
         """Draft + verify + the engine's fixed per-step overhead (prefill not included)."""
         verify = draft_lengths if verify_lengths is None else verify_lengths
-        return (self.draft_s(draft_lengths, context_tokens) + self.verify_s(verify, context_tokens)
-                + self.latency.step_overhead_s)
+        drafting = len(draft_lengths) > 0 and draft_lengths.max() > 0
+        overhead_s = self.latency.step_overhead_s if drafting else self.latency.plain_step_overhead_s
+        draft_s = self.draft_s(draft_lengths, context_tokens)
+        return draft_s + self.verify_s(verify, context_tokens) + overhead_s
 
     def uniform_step_s(self, batch: int, k: int, context_tokens: float) -> float:
         """A batch of `batch` requests all drafting and verifying k tokens."""
         if batch <= 0:
             return 0.0
-        draft = k * self.latency.draft_step_s(batch, context_tokens) if k > 0 else 0.0
+        if k == 0:
+            return self.latency.verify_s(batch, 1.0, context_tokens) + self.latency.plain_step_overhead_s
+        draft = k * self.latency.draft_step_s(batch, context_tokens)
         return draft + self.latency.verify_s(batch, 1.0 + k, context_tokens) + self.latency.step_overhead_s

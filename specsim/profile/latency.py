@@ -136,6 +136,8 @@ class LatencyModel:
 
     def __init__(self, latency: Latency) -> None:
         self.step_overhead_s = latency.step_overhead_s
+        plain = latency.plain_step_overhead_s
+        self.plain_step_overhead_s = latency.step_overhead_s if plain is None else plain
         self.idle_wake_factor = latency.idle_wake_factor
         self._draft = _draft_grid(latency.draft_step)
         self._verify = _verify_grid(latency.verify)

@@ -142,6 +142,11 @@ class Latency(Strict):
     step_overhead_s: float = Field(
         ge=0, description="engine time per step outside model forwards (scheduling, sampling)"
     )
+    plain_step_overhead_s: float | None = Field(
+        default=None, ge=0,
+        description="the same for a step in which no request drafts (plain decoding, prefill only): "
+        "the engine skips the speculation protocol's host work; None: step_overhead_s",
+    )
     idle_wake_factor: float = Field(
         default=0.0, ge=0,
         description="the first step after the engine sat idle (no request to serve) runs its forwards "

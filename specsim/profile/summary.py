@@ -69,9 +69,12 @@ def summary_text(profile: Profile) -> str:
 def _latency_lines(profile: Profile) -> list[str]:
     latency = profile.latency
     k = SUMMARY_DRAFT_TOKENS
+    plain = ""
+    if latency.plain_step_overhead_s is not None:
+        plain = f" ({latency.plain_step_overhead_s * 1e3:.2f} ms when nobody drafts)"
     lines = [
         f"latency ({latency.source}, timer {latency.timer}, repeats {latency.repeats}, step overhead "
-        f"{latency.step_overhead_s * 1e3:.2f} ms, forwards of the first step after idle "
+        f"{latency.step_overhead_s * 1e3:.2f} ms{plain}, forwards of the first step after idle "
         f"×{1 + latency.idle_wake_factor:.2f}), context {SUMMARY_CONTEXT}:",
         f"  {'batch':>5}  {'draft step':>11}  {'verify k=0':>11}  {f'verify k={k}':>11}",
     ]

@@ -67,8 +67,8 @@ def expected_tokens_per_step(alpha: float, k: int) -> float:
 def linear_profile(*, draft_step_s: float, verify_base_s: float, verify_per_token_s: float = 0.0,
                    prefill_base_s: float = 0.0, prefill_per_token_s: float = 0.0,
                    acceptance: Acceptance | None = None, kv_capacity_tokens: int = 1_000_000,
-                   step_overhead_s: float = 0.0, idle_wake_factor: float = 0.0,
-                   name: str = "synthetic") -> Profile:
+                   step_overhead_s: float = 0.0, plain_step_overhead_s: float | None = None,
+                   idle_wake_factor: float = 0.0, name: str = "synthetic") -> Profile:
     """draft step = draft_step_s; verify = base + per_token·B·(k+1); prefill = base + per_token·B·P."""
     tokens_per_request = list(range(1, 10))
     b, c = np.meshgrid(BATCH_SIZES, CONTEXT_TOKENS, indexing="ij")
@@ -98,6 +98,7 @@ def linear_profile(*, draft_step_s: float, verify_base_s: float, verify_per_toke
             prefill_draft=PrefillGrid(batch_sizes=BATCH_SIZES, prompt_tokens=PROMPT_TOKENS,
                                       time_s=(prefill * 0).tolist(), fit=_fit(bp, pp, pp, prefill * 0)),
             step_overhead_s=step_overhead_s,
+            plain_step_overhead_s=plain_step_overhead_s,
             idle_wake_factor=idle_wake_factor,
         ),
         memory=Memory(target_weight_bytes=0, draft_weight_bytes=0, target_kv_bytes_per_token=1,
