@@ -13,6 +13,7 @@ from calibrate.grid import Grid, clip_to_positions, default_grid, fit_to_memory
 from calibrate.hardware import check_gpu_label, cpu_name, resolve_device
 from calibrate.models import TORCH_DTYPES, resolve_model, weights_kind
 from specsim.errors import SpecsimError
+from specsim.policy.simple import FixedLength, NoSpeculation
 from specsim.profile import SCHEMA_VERSION, load_profile
 from specsim.profile.fit import fit_latency
 from specsim.profile.schema import (
@@ -111,7 +112,7 @@ def calibrate(
         grid = fitted
 
     latency, transient = _measure_latency(target_model, draft_model, grid, kind, TORCH_DTYPES[dtype],
-                                          max_draft_tokens, progress, notes)
+                                          max_draft_tokens, max_positions, progress, notes)
     from calibrate.memory import memory_section
 
     memory = memory_section(target_model, draft_model, kind, max_draft_tokens, transient, max_positions)
@@ -173,8 +174,8 @@ def _model_info(loaded) -> ModelInfo:
                      parameters=loaded.parameters, dtype=loaded.dtype, weights=loaded.weights)
 
 
-def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_tokens: int, progress: bool,
-                     notes: _Notes) -> tuple[Latency, int]:
+def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_tokens: int, max_positions: int,
+                     progress: bool, notes: _Notes) -> tuple[Latency, int]:
     import torch
     from tqdm import tqdm
 
@@ -183,10 +184,10 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         measure_decode,
         measure_idle_wake,
         measure_prefill,
-        measure_step_overhead,
         warm_up,
     )
     from calibrate.memory import transient_bytes
+    from calibrate.overhead import RUN_S, measure_step_overhead
     from calibrate.timing import Timer
 
     timer = Timer(device, grid.warmup, grid.repeats, grid.budget_s, grid.passes)
@@ -210,10 +211,12 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
               f"×{1 + idle_wake:.2f} the warm time; the simulator slows the first step after idle by it")
     middle_batch = grid.batch_sizes[len(grid.batch_sizes) // 2]
     overhead_k = min(4, max_draft_tokens)
-    step_overhead = measure_step_overhead(middle_batch, overhead_k, target.architecture.vocab,
-                                          grid.context_tokens[0], timer, device)
-    notes.add(f"step_overhead_s: engine tensor work outside forwards (draft softmax/argmax, accept count, "
-              f"host sync, mask growth) at batch {middle_batch}, k = {overhead_k}")
+    step_overhead, plain_overhead = [
+        measure_step_overhead(target.model, draft.model, policy, middle_batch, RUN_S, device, max_positions)
+        for policy in (FixedLength(overhead_k), NoSpeculation())]
+    notes.add(f"step_overhead_s / plain_step_overhead_s: the real engine's host time per decode step outside "
+              f"its backend calls, fixed k = {overhead_k} / plain decoding, batch {middle_batch}, "
+              f"{RUN_S:g} s of serving each")
     transient = transient_bytes(target.model, grid.batch_sizes[-1], grid.tokens_per_request[-1],
                                 grid.context_tokens[-1], dtype, device)
 
@@ -231,6 +234,7 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         prefill_target=_prefill_grid(grid, prefill_target),
         prefill_draft=_prefill_grid(grid, prefill_draft),
         step_overhead_s=step_overhead,
+        plain_step_overhead_s=plain_overhead,
         idle_wake_factor=idle_wake,
     )
     return latency, transient

@@ -40,6 +40,7 @@ def test_profile_loads_and_describes_the_run(tiny_profile_path):
     assert profile.memory.target_kv_bytes_per_token == 2 * 6 * 6 * 64 * 4
     assert profile.memory.kv_capacity_tokens > 0
     assert profile.latency.step_overhead_s > 0
+    assert profile.latency.plain_step_overhead_s is not None and profile.latency.plain_step_overhead_s > 0
 
 
 def violations(latency) -> list[tuple]:
