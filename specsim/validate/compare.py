@@ -11,7 +11,10 @@ A metric with a threshold passes when |error| ≤ threshold; both values undefin
 TPOT because nothing finished, or no accepted length under `none`) passes, one undefined fails.
 Mean accepted length and mean k are reported, not gated: they explain a latency error, and the
 latencies already carry their effect. Columns `replay`/`replay_error` are the simulator with the
-real run's measured acceptance replayed (what is left there is timing error); `noise` is the
+real run's measured acceptance replayed (what is left there is timing error);
+`at_real_speed`/`at_real_speed_error` replay the acceptance and scale every forward to the speed the
+machine ran at during the real run (`speed.py`: what is left there is neither acceptance nor the
+machine's speed drift, but the rest of the model); both are diagnostics, never gated. `noise` is the
 difference between two real runs of the same point, in the same unit as the error — the floor
 under which the simulator cannot be judged.
 """
@@ -55,7 +58,7 @@ METRICS: tuple[tuple[str, str, str, str | None], ...] = (
 )
 
 TABLE_COLUMNS = ("policy", "load", "metric", "label", "unit", "real", "sim", "error", "replay",
-                 "replay_error", "noise", "threshold", "passed")
+                 "replay_error", "at_real_speed", "at_real_speed_error", "noise", "threshold", "passed")
 
 
 def table_summary(result: RunResult) -> dict[str, Any]:
@@ -88,24 +91,30 @@ def passes(real: float, sim: float, error: float, threshold: float | None) -> bo
 
 
 def compare_point(policy: str, load: float, real: RunResult, sim: RunResult, *,
-                  replay: RunResult | None = None, repeat: RunResult | None = None,
+                  replay: RunResult | None = None, at_real_speed: RunResult | None = None,
+                  repeat: RunResult | None = None,
                   thresholds: Thresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
     """The error table's rows for one policy × load."""
     summaries = {name: table_summary(run) if run is not None else None
-                 for name, run in (("real", real), ("sim", sim), ("replay", replay), ("repeat", repeat))}
+                 for name, run in (("real", real), ("sim", sim), ("replay", replay),
+                                   ("at_real_speed", at_real_speed), ("repeat", repeat))}
     rows = []
     for key, label, unit, group in METRICS:
         real_value = float(summaries["real"][key])
         sim_value = float(summaries["sim"][key])
         error = metric_error(real_value, sim_value, unit)
         threshold = thresholds.for_group(group)
-        replay_value = float(summaries["replay"][key]) if summaries["replay"] else math.nan
-        repeat_value = float(summaries["repeat"][key]) if summaries["repeat"] else math.nan
+        replay_value, speed_value, repeat_value = (
+            float(summaries[name][key]) if summaries[name] else math.nan
+            for name in ("replay", "at_real_speed", "repeat"))
         rows.append({
             "policy": policy, "load": float(load), "metric": key, "label": label, "unit": unit,
             "real": real_value, "sim": sim_value, "error": error,
             "replay": replay_value,
             "replay_error": metric_error(real_value, replay_value, unit) if replay is not None else math.nan,
+            "at_real_speed": speed_value,
+            "at_real_speed_error": (metric_error(real_value, speed_value, unit) if at_real_speed is not None
+                                    else math.nan),
             "noise": metric_error(real_value, repeat_value, unit) if repeat is not None else math.nan,
             "threshold": math.nan if threshold is None else threshold,
             "passed": passes(real_value, sim_value, error, threshold),
@@ -157,7 +166,7 @@ def format_table(table: pd.DataFrame, title: str = "") -> str:
     """The error table as text, one block per policy × load, and the verdict line."""
     lines = [title] if title else []
     header = (f"  {'metric':<22}{'real':>12}{'sim':>12}{'error':>9}{'replay':>12}{'error':>9}"
-              f"{'noise':>9}{'limit':>8}  ok")
+              f"{'real speed':>12}{'error':>9}{'noise':>9}{'limit':>8}  ok")
     for (policy, load), block in table.groupby(["policy", "load"], sort=False):
         lines += ["", f"{policy} @ load {load:g}", header]
         for row in block.itertuples():
@@ -167,7 +176,10 @@ def format_table(table: pd.DataFrame, title: str = "") -> str:
                 f"  {row.label:<22}{_format_value(row.real, row.metric):>12}"
                 f"{_format_value(row.sim, row.metric):>12}"
                 f"{_format_error(row.error, row.unit):>9}{_format_value(row.replay, row.metric):>12}"
-                f"{_format_error(row.replay_error, row.unit):>9}{_format_error(row.noise, row.unit):>9}"
+                f"{_format_error(row.replay_error, row.unit):>9}"
+                f"{_format_value(row.at_real_speed, row.metric):>12}"
+                f"{_format_error(row.at_real_speed_error, row.unit):>9}"
+                f"{_format_error(row.noise, row.unit):>9}"
                 f"{_format_threshold(row.threshold, row.unit):>8}  {ok}")
     noise = noise_line(table)
     lines += ["", *([noise] if noise else []), verdict_line(table)]

@@ -1,6 +1,7 @@
 """One validation: for each load × policy, the real run, the simulator on the identical workload,
-and the simulator again with the real run's measured acceptance replayed; then the error table
-and the report.
+the simulator again with the real run's measured acceptance replayed, and once more with that
+acceptance and every forward scaled to the speed the machine ran at during the real run
+(`speed.py`); then the error table and the report.
 
 Load: a value of `workload.rate_scale` (it multiplies every arrival rate, or divides a trace's
 gaps), applied with `Scenario.with_fields`; the default is the scenario's own sweep axis on
@@ -17,6 +18,7 @@ block of real runs (validate-cpu: ~3 minutes between a run and its repeat).
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,10 +31,12 @@ import pandas as pd
 from specsim.errors import SpecsimError
 from specsim.policy import make_policy
 from specsim.profile import Profile
+from specsim.profile.scale import scale_forwards
 from specsim.results import RunResult
 from specsim.scenario import Scenario, build_requests
 from specsim.validate.acceptance import measured_acceptance
 from specsim.validate.compare import DEFAULT_THRESHOLDS, Thresholds, compare_point
+from specsim.validate.speed import forward_time_ratio
 from specsim.workload.requests import Requests
 
 LOAD_FIELD = "workload.rate_scale"
@@ -119,10 +123,18 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
             if others:
                 runs["real repeat"] = others[0]
             if replay:
-                runs["sim, replayed acceptance"] = simulate(
-                    point_scenario, spec, seed, profile=profile, requests=requests,
-                    acceptance_replay=measured_acceptance(real.requests))
+                acceptance = measured_acceptance(real.requests)
+                replayed = simulate(point_scenario, spec, seed, profile=profile, requests=requests,
+                                    acceptance_replay=acceptance)
+                runs["sim, replayed acceptance"] = replayed
+                factor = forward_time_ratio(real, replayed)
+                if math.isfinite(factor) and factor > 0:
+                    runs[AT_REAL_SPEED] = simulate(point_scenario, spec, seed,
+                                                   profile=scale_forwards(profile, factor),
+                                                   requests=requests, acceptance_replay=acceptance)
+                    runs[AT_REAL_SPEED].details["forward_time_ratio"] = factor
             tables.append(compare_point(label, load, real, sim, replay=runs.get("sim, replayed acceptance"),
+                                        at_real_speed=runs.get(AT_REAL_SPEED),
                                         repeat=runs.get("real repeat"), thresholds=thresholds))
             points.append({"policy": label, "load": load, "runs": runs})
             if out is not None:
@@ -134,6 +146,7 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
              f"({profile.source}), target {target}, draft {draft}, device {device}, "
              f"{repeats} real run(s) per point"]
     notes += probe_notes(points, calibration_probe_s)
+    notes += speed_notes(points)
     return Validation(table, points, notes)
 
 
@@ -153,6 +166,19 @@ def probe_notes(points: list[dict[str, Any]], calibration_probe_s: float | None)
     return lines
 
 
+def speed_notes(points: list[dict[str, Any]]) -> list[str]:
+    """The machine's measured forward speed against the profile's, per point (one line)."""
+    parts = []
+    for point in points:
+        if AT_REAL_SPEED in point["runs"]:
+            factor = point["runs"][AT_REAL_SPEED].details["forward_time_ratio"]
+            parts.append(f"{point['policy']} @ {point['load']:g} ×{factor:.2f}")
+    if not parts:
+        return []
+    return ["forward time per token, real run / simulator with its acceptance replayed (the 'at real "
+            "speed' column reruns that simulation with every forward scaled by it): " + ", ".join(parts)]
+
+
 def _keywords(function: Callable[..., Any]) -> set[str]:
     parameters = inspect.signature(function).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
@@ -160,8 +186,9 @@ def _keywords(function: Callable[..., Any]) -> set[str]:
     return {p.name for p in parameters}
 
 
+AT_REAL_SPEED = "sim at the real run's speed"
 RUN_FOLDERS = {"real": "real", "real repeat": "real-repeat", "sim": "sim",
-               "sim, replayed acceptance": "sim-replay"}
+               "sim, replayed acceptance": "sim-replay", AT_REAL_SPEED: "sim-real-speed"}
 
 
 def point_slug(label: str, load: float) -> str:

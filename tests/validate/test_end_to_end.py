@@ -16,7 +16,8 @@ import pytest
 from specsim.scenario import scenario_from_dict
 from specsim.validate.compare import METRICS
 from specsim.validate.report import write_report
-from specsim.validate.run import run_validation
+from specsim.validate.run import AT_REAL_SPEED, run_validation
+from specsim.validate.speed import forward_time_ratio
 
 serve_module = pytest.importorskip("realrun.serve", reason="the real engine (realrun.serve) is not built yet")
 
@@ -77,7 +78,8 @@ def test_reduced_validate_on_cpu(calibrated_pair, tmp_path):
     assert set(table["policy"]) == {"fixed:k=2"} and set(table["load"]) == {1.0}
     for metric in ("ttft_p50_s", "tpot_p50_s", "throughput_tokens_per_s", "mean_accepted_length"):
         row = table.loc[metric]
-        for column in ("real", "sim", "replay", "error", "replay_error", "noise"):
+        for column in ("real", "sim", "replay", "error", "replay_error", "at_real_speed",
+                       "at_real_speed_error", "noise"):
             assert math.isfinite(row[column]), (metric, column)
     # the replay run reproduces the real acceptance closely (the sampled sim need not)
     assert abs(table.loc["mean_accepted_length", "replay_error"]) < 0.1
@@ -89,4 +91,7 @@ def test_reduced_validate_on_cpu(calibrated_pair, tmp_path):
     page = write_report(tmp_path / "report.html", "reduced", result.table, result.points, result.notes)
     assert page.read_text().count("Plotly.newPlot") == 1
     assert {p.name for p in (tmp_path / "runs" / "fixed_k=2@1").iterdir()} == \
-        {"real", "real-repeat", "sim", "sim-replay"}
+        {"real", "real-repeat", "sim", "sim-replay", "sim-real-speed"}
+    # scaled to the real run's speed, the simulator spends the real run's forward time per token
+    runs = result.points[0]["runs"]
+    assert forward_time_ratio(runs["real"], runs[AT_REAL_SPEED]) == pytest.approx(1.0, abs=0.05)

@@ -52,7 +52,13 @@ def test_identical_worlds_give_zero_error(shipped_profile, tmp_path):
     fixed = table[(table["policy"] == "fixed:k=3") & (table["metric"] == "mean_accepted_length")]
     assert (fixed["replay_error"].abs() < 0.15).all()
     folder = tmp_path / "runs" / "fixed_k=3@0.5"
-    assert sorted(p.name for p in folder.iterdir()) == ["real", "real-repeat", "sim", "sim-replay"]
+    assert sorted(p.name for p in folder.iterdir()) == ["real", "real-repeat", "sim", "sim-real-speed",
+                                                        "sim-replay"]
+    # the "real" run is the simulator: it ran at the profile's speed, give or take the replay's
+    # different step compositions
+    factor = read_result(folder / "sim-real-speed").details["forward_time_ratio"]
+    assert 0.9 < factor < 1.1
+    assert any(note.startswith("forward time per token, real run / simulator") for note in result.notes)
     assert len(read_result(folder / "sim").requests) == len(read_result(folder / "real").requests)
     # the speed probe before each real run, against the calibration's, in the notes and run details
     assert "speed probe, fixed:k=3 @ load 0.5: before real 20.0 ms, before real repeat 20.0 ms, at " \
