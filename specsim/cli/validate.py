@@ -60,7 +60,8 @@ class _OneLineUsage(click.Command):
 @click.option("--max-throughput-error", default="5", show_default=True, metavar="PCT")
 @click.option("--max-attainment-error", default="3", show_default=True, metavar="POINTS",
               help="Threshold on SLO attainment, percentage points.")
-@click.option("--no-replay", is_flag=True, help="Skip the simulator run with replayed acceptance.")
+@click.option("--no-replay", is_flag=True,
+              help="Skip the simulator runs with replayed acceptance (and at the real run's speed).")
 @click.option("--no-probe", is_flag=True, help="Skip the machine-speed probe before each real run.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def command(scenario: str | None, target: str | None, draft: str | None, profile: str | None,
