@@ -9,9 +9,11 @@ median time of:
 2. the target's verify of k + 1 tokens back to back, and the same pass ending such a step;
 3. a one-prompt prefill (target then draft, 32 tokens) right after the previous one, and after
    the process slept 0.1 s and 0.5 s (what an engine with no request does) — calibrate's own
-   `idle_wake_times`.
-A calibration that timed each model back to back would read the first rows; the engine lives in
-the second ones. Figures move by ±10-20% between runs on a shared CPU; each is a median.
+   `idle_wake_times`;
+4. the same prefill right after the previous one (as calibrate's prefill grid times it) and right
+   after a speculative decode step of the batch above (as an engine under load runs it).
+A calibration that timed each model back to back would read the first column; the engine lives in
+the second one. Figures move by ±10-20% between runs on a shared CPU; each is a median.
 """
 
 from __future__ import annotations
@@ -109,6 +111,32 @@ def main() -> None:
     for idle_s in (0.1, 0.5):
         warm, cold = idle_wake_times(target, draft, timer, torch.float32, "cpu", 32, samples, idle_s)
         print(f"{f'  {idle_s:g} s asleep':<44}{median_ms(warm):>14}{median_ms(cold):>14}")
+
+    prompt_rows = torch.arange(1)
+    prompt_kvs = [random_slots(model, 1, 33, torch.float32, "cpu") for model in (target, draft)]
+    prompt_ids = [torch.randint(0, model.config.vocab_size, (1, 32)) for model in (target, draft)]
+
+    def prefill() -> None:
+        for model, kv, ids in zip((target, draft), prompt_kvs, prompt_ids, strict=True):
+            kv.lengths.zero_()
+            slot_forward(model, kv, prompt_rows, ids, logits_to_keep=1)
+
+    def decode_step() -> None:
+        rewind()
+        for _ in range(k):
+            draft_pass()
+        verify_pass()
+
+    back_to_back, after_decode = [], []
+    for _ in range(samples):
+        prefill()
+        back_to_back.append(timed(prefill))
+        decode_step()
+        after_decode.append(timed(prefill))
+    title = "one-prompt prefill (32 tokens, target + draft)"
+    print(f"\n{title:<44}{'after prefill':>14}{'after decode':>14}")
+    print(f"{f'  decode step: {k} draft passes + verify':<44}{median_ms(back_to_back):>14}"
+          f"{median_ms(after_decode):>14}")
 
 
 if __name__ == "__main__":
