@@ -100,7 +100,8 @@ def test_decode_times_are_the_engines_backend_calls(tiny_models, monkeypatch):
     import realrun.backend
 
     target, draft = tiny_models
-    fast_draft, fast_verify = measure_decode(target, draft, (1,), (1, 3), (8,), timer(5), torch.float32, "cpu")
+    grid = ((1,), (1, 3), (8,))
+    fast_draft, fast_verify = measure_decode(target, draft, *grid, timer(5), torch.float32, "cpu")
 
     def slowed(function):
         def run(*args, **kwargs):
@@ -110,7 +111,7 @@ def test_decode_times_are_the_engines_backend_calls(tiny_models, monkeypatch):
 
     monkeypatch.setattr(realrun.backend, "propose", slowed(realrun.backend.propose))
     monkeypatch.setattr(realrun.backend, "accept_greedy", slowed(realrun.backend.accept_greedy))
-    slow_draft, slow_verify = measure_decode(target, draft, (1,), (1, 3), (8,), timer(5), torch.float32, "cpu")
+    slow_draft, slow_verify = measure_decode(target, draft, *grid, timer(5), torch.float32, "cpu")
     assert slow_draft[0][0] - fast_draft[0][0] > 0.015
     for q in (0, 1):  # plain steps and verify passes of 3 tokens
         assert slow_verify[0][q][0] - fast_verify[0][q][0] > 0.015
