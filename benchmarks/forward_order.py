@@ -8,8 +8,8 @@ median time of:
    steps — k draft passes, then the target's verify of k + 1 tokens — per draft position;
 2. the target's verify of k + 1 tokens back to back, and the same pass ending such a step;
 3. a one-prompt prefill (target then draft, 32 tokens) right after the previous one, and after
-   the process slept 0.1 s and 0.5 s (what an engine with no request does) — calibrate's own
-   `idle_wake_times`;
+   the process slept 0.1 s and 0.5 s (what an engine with no request does) — what calibrate
+   measured as the wake-up before it measured it on the engine itself (calibrate/serving.py);
 4. the same prefill right after the previous one (as calibrate's prefill grid times it) and right
    after a speculative decode step of the batch above (as an engine under load runs it).
 A calibration that timed each model back to back would read the first column; the engine lives in
@@ -27,11 +27,33 @@ from pathlib import Path
 
 import torch
 
-from calibrate.latency import idle_wake_times, random_slots, slot_forward
-from calibrate.timing import Timer
+from calibrate.latency import random_slots, slot_forward
 from calibrate.tiny_pair import make_tiny_pair
 
 CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
+
+
+def idle_wake_times(target, draft, samples: int, idle_s: float) -> tuple[list[float], list[float]]:
+    """(warm, cold) seconds of a one-prompt prefill (32 tokens, target then draft): right after
+    the previous one, and after sleeping `idle_s`, alternating."""
+    rows = torch.arange(1)
+    models = (target, draft)
+    kvs = [random_slots(model, 1, 33, torch.float32, "cpu") for model in models]
+    inputs = [torch.randint(0, model.config.vocab_size, (1, 32)) for model in models]
+
+    def prefill() -> None:
+        for model, kv, ids in zip(models, kvs, inputs, strict=True):
+            kv.lengths.zero_()
+            slot_forward(model, kv, rows, ids, logits_to_keep=1)
+
+    prefill()
+    warm, cold = [], []
+    for _ in range(samples):
+        prefill()
+        warm.append(timed(prefill))
+        time.sleep(idle_s)
+        cold.append(timed(prefill))
+    return warm, cold
 
 
 def timed(run: Callable[[], object]) -> float:
@@ -104,12 +126,10 @@ def main() -> None:
         print(f"{f'  draft pass {position + 1} of the step':<44}{'':>14}{median_ms(samples):>14}")
     print(f"{f'verify of {k + 1} tokens':<44}{median_ms(alone_verify):>14}{median_ms(in_step_verify):>14}")
 
-    # calibrate's own measurement of the step that wakes an idle engine (calibrate.latency)
-    timer = Timer("cpu", warmup=0, repeats=1, budget_s=1.0)
     samples = max(5, args.repeats // 6)
     print(f"\n{'one-prompt prefill (32 tokens, target + draft)':<44}{'warm':>14}{'after idle':>14}")
     for idle_s in (0.1, 0.5):
-        warm, cold = idle_wake_times(target, draft, timer, torch.float32, "cpu", 32, samples, idle_s)
+        warm, cold = idle_wake_times(target, draft, samples, idle_s)
         print(f"{f'  {idle_s:g} s asleep':<44}{median_ms(warm):>14}{median_ms(cold):>14}")
 
     prompt_rows = torch.arange(1)

@@ -26,7 +26,6 @@ nothing is smoothed or forced monotone here.
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -219,49 +218,6 @@ def measure_prefill(target, draft, batch_sizes, prompt_tokens, timer: Timer, dty
         for which in (0, 1):
             grids[which][b][p] = timer.median(pooled[2 * point + which])
     return grids
-
-
-# The idle gap the wake-up is measured after. The penalty grows from ~10 ms on and is noisy beyond
-# (measured on the shared CPU: +9% after 20 ms, +10-45% after 100 ms, +14-38% after 500 ms, +5-29%
-# after 1-2 s); half a second is the order of the gaps validate-cpu's light loads leave.
-IDLE_S = 0.5
-
-
-def measure_idle_wake(target, draft, timer: Timer, dtype: torch.dtype, device: str, prompt_tokens: int = 32,
-                      samples: int = 9, idle_s: float = IDLE_S) -> float:
-    """How much slower the engine's first step after an idle wait runs. An engine with no request
-    sleeps until the next arrives, and the step that follows — a prefill: nothing else is
-    running — finds the caches (and, on a shared VM, the core) cold: on the 2-core CPU a 32-token
-    prefill took 30-32 ms after 0.1-0.5 s asleep against 22-25 ms warm. Returns
-    median(cold) / median(warm) − 1 of `idle_wake_times`, at least 0."""
-    warm, cold = idle_wake_times(target, draft, timer, dtype, device, prompt_tokens, samples, idle_s)
-    return max(0.0, statistics.median(cold) / statistics.median(warm) - 1.0)
-
-
-@torch.inference_mode()
-def idle_wake_times(target, draft, timer: Timer, dtype: torch.dtype, device: str, prompt_tokens: int,
-                    samples: int, idle_s: float) -> tuple[list[float], list[float]]:
-    """(warm, cold) seconds of the step that wakes an idle engine: one prompt, target then draft,
-    timed right after the previous one (warm) and after sleeping `idle_s` (cold), alternating."""
-    rows = torch.arange(1)
-    models = (target, draft)
-    kvs = [random_slots(model, 1, prompt_tokens + 1, dtype, device) for model in models]
-    inputs = [torch.randint(0, model.config.vocab_size, (1, prompt_tokens), device=device)
-              for model in models]
-
-    def prefill() -> None:
-        for model, kv, ids in zip(models, kvs, inputs, strict=True):
-            kv.lengths.zero_()
-            slot_forward(model, kv, rows, ids, logits_to_keep=1)
-
-    prefill()
-    warm, cold = [], []
-    for _ in range(samples):
-        prefill()
-        warm.append(timer.once(prefill))
-        time.sleep(idle_s)
-        cold.append(timer.once(prefill))
-    return warm, cold
 
 
 @torch.inference_mode()

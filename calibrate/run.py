@@ -16,6 +16,7 @@ from specsim.errors import SpecsimError
 from specsim.policy.simple import FixedLength, NoSpeculation
 from specsim.profile import SCHEMA_VERSION, load_profile
 from specsim.profile.fit import fit_latency
+from specsim.profile.latency import LatencyModel
 from specsim.profile.schema import (
     Acceptance,
     DraftStepGrid,
@@ -179,15 +180,9 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
     import torch
     from tqdm import tqdm
 
-    from calibrate.latency import (
-        IDLE_S,
-        measure_decode,
-        measure_idle_wake,
-        measure_prefill,
-        warm_up,
-    )
+    from calibrate.latency import measure_decode, measure_prefill, warm_up
     from calibrate.memory import transient_bytes
-    from calibrate.overhead import RUN_S, measure_step_overhead
+    from calibrate.serving import IDLE_S, RUN_S, measure_idle_wake, measure_step_overhead
     from calibrate.timing import Timer
 
     timer = Timer(device, grid.warmup, grid.repeats, grid.budget_s, grid.passes)
@@ -206,9 +201,6 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
                                                         tick)
         draft_step, verify = measure_decode(*models, grid.batch_sizes, grid.tokens_per_request,
                                             grid.context_tokens, timer, dtype, device, tick, interleave_bytes)
-    idle_wake = measure_idle_wake(target.model, draft.model, timer, dtype, device)
-    notes.add(f"idle_wake_factor: a one-prompt prefill after {IDLE_S:g} s idle took "
-              f"×{1 + idle_wake:.2f} the warm time; the simulator slows the first step after idle by it")
     middle_batch = grid.batch_sizes[len(grid.batch_sizes) // 2]
     overhead_k = min(4, max_draft_tokens)
     step_overhead, plain_overhead = [
@@ -235,9 +227,15 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         prefill_draft=_prefill_grid(grid, prefill_draft),
         step_overhead_s=step_overhead,
         plain_step_overhead_s=plain_overhead,
-        idle_wake_factor=idle_wake,
     )
-    return latency, transient
+    # against the warm prefill just measured: the grids must exist first
+    warm = LatencyModel(latency)
+    idle_wake = measure_idle_wake(target.model, draft.model, FixedLength(overhead_k),
+                                  lambda tokens: warm.prefill_s(1, float(tokens), True), device)
+    notes.add(f"idle_wake_factor: prefills that woke the real engine after {IDLE_S:g} s idle took "
+              f"×{1 + idle_wake:.2f} the warm prefill grid's time (median of the samples); the simulator "
+              "slows the first step after idle by it")
+    return latency.model_copy(update={"idle_wake_factor": idle_wake}), transient
 
 
 def _fit_decode(batches, tokens, contexts, times):

@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from calibrate.latency import measure_decode, measure_idle_wake, measure_prefill
+from calibrate.latency import measure_decode, measure_prefill
 from calibrate.timing import Timer
 
 
@@ -67,30 +67,6 @@ def test_prefill_runs_target_then_draft_into_empty_slots(tiny_models):
     points = [(1, 4), (1, 6), (2, 4), (2, 6)]
     assert calls == [(name, b, p, (0,) * b, 4, 1) for b, p in points for name in ("target", "draft")]
     assert len(target_grid) == len(draft_grid) == 2 and len(target_grid[0]) == 2
-
-
-class SlowAfterIdle:
-    """A model whose forward takes 60 ms longer when it was not called for 50 ms."""
-
-    def __init__(self, model) -> None:
-        self.model, self.config = model, model.config
-        self.last_call = 0.0
-
-    def __call__(self, **inputs):
-        if time.perf_counter() - self.last_call > 0.05:
-            time.sleep(0.06)
-        output = self.model(**inputs)
-        self.last_call = time.perf_counter()
-        return output
-
-
-def test_idle_wake_factor_is_the_cold_over_warm_slowdown(tiny_models):
-    target, draft = tiny_models
-    factor = measure_idle_wake(SlowAfterIdle(target), draft, timer(1), torch.float32, "cpu", samples=5)
-    # cold = warm + 60 ms; a warm 32-token prefill of the tiny pair takes ~25 ms: factor ≈ 2.4
-    assert factor > 1.0
-    # without a gap there is nothing to wake from: noise only
-    assert measure_idle_wake(target, draft, timer(1), torch.float32, "cpu", samples=5, idle_s=0.0) < 1.0
 
 
 def test_decode_times_are_the_engines_backend_calls(tiny_models, monkeypatch):

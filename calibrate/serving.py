@@ -1,0 +1,111 @@
+"""What calibrate measures by serving on the real engine (`realrun.engine.RealReplica`) for a
+moment, on the pair being calibrated, read from the engine's own steps table:
+
+- the host time per step outside the backend calls and prefill — admission, the scheduler's plan
+  and bookkeeping, the policy's decision, the speculation protocol's glue, KV slot moves:
+  step − draft − verify − prefill, over decode steps of a full batch;
+- how much slower the step that wakes an idle engine runs: requests arrive one at a time, each
+  after the engine has finished the previous one and slept, and each prefill is compared with
+  the profile's warm prefill for its length.
+
+Why the engine itself and not a model of it: host time is whatever the engine's Python makes it
+(0.15 ms per plain step and 0.4 ms per fixed-k step of the tiny pair on the 2-core CPU), and the
+wake-up is a state of the machine that a look-alike loop did not reproduce — a one-prompt prefill
+after 0.5 s of sleep measured ×1.05-1.10 while the engine's prefills after idle waits took
+×1.19-1.37 the warm time in the same sessions (VALIDATION.md, runs 10-12).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from realrun.clock import Clock
+from realrun.engine import RealReplica
+from realrun.models import ModelPair
+from specsim.engine.records import RunLog
+from specsim.engine.scheduler import BatchLimits, Scheduler
+from specsim.policy.base import Policy
+from specsim.policy.cost import CostEstimator
+from specsim.profile.latency import LatencyModel
+from specsim.profile.synthetic import linear_profile
+from specsim.workload.requests import Requests
+
+PROMPT_TOKENS = 16
+RUN_S = 1.0  # of serving per overhead measurement: ~50 decode steps of the tiny pair on the CPU
+WAKE_PROMPT_TOKENS = 32
+WAKE_SAMPLES = 9
+IDLE_S = 0.5  # the sleep before each wake-up sample: the order of validate-cpu's light-load gaps
+
+
+def measure_step_overhead(target, draft, policy: Policy, batch: int, seconds: float, device: str,
+                          max_positions: int) -> float:
+    """Median host time per decode step (no prefill in it) of `batch` requests served by `policy`
+    for about `seconds`. Requests all arrive at once and are long enough not to finish (within
+    `max_positions`)."""
+    output_tokens = max(2, min(512, max_positions - PROMPT_TOKENS - policy.max_draft_tokens - 2))
+    steps = serve_briefly(target, draft, policy, np.zeros(batch), PROMPT_TOKENS, output_tokens, batch,
+                          seconds, device)
+    decode = steps[(steps["prefill_s"] == 0) & (steps["batch_size"] == batch)]
+    if decode.empty:
+        raise RuntimeError(f"no decode step of batch {batch} ran in {seconds:g} s")
+    return float(np.median(decode["step_s"] - decode["draft_s"] - decode["verify_s"]))
+
+
+def measure_idle_wake(target, draft, policy: Policy, warm_prefill_s: Callable[[int], float], device: str,
+                      samples: int = WAKE_SAMPLES, idle_s: float = IDLE_S) -> float:
+    """median(prefill after an idle wait / `warm_prefill_s(prompt tokens)`) − 1, at least 0: the
+    factor the simulator slows the first step after idle by. One request at a time, each arriving
+    `idle_s` after the previous one could have finished (a prefill and two decode steps), so that
+    every prefill but the first follows a sleep, as on a lightly loaded engine."""
+    output_tokens = 3
+    arrival_s = np.arange(samples + 1) * idle_s
+    steps = serve_briefly(target, draft, policy, arrival_s, WAKE_PROMPT_TOKENS, output_tokens, 1,
+                          arrival_s[-1] + 30.0, device)
+    ends = (steps["t_s"] + steps["step_s"]).to_numpy()
+    gap_s = np.concatenate([[0.0], steps["t_s"].to_numpy()[1:] - ends[:-1]])
+    after_idle = (steps["batch_size"] == 0).to_numpy() & (gap_s > 0.5 * idle_s)
+    woken = steps[after_idle]
+    if woken.empty:
+        raise RuntimeError(f"no prefill followed an idle wait of {idle_s:g} s: the engine never slept")
+    warm_s = np.array([warm_prefill_s(int(tokens)) for tokens in woken["prefill_tokens"]])
+    ratios = woken["prefill_s"].to_numpy() / warm_s
+    return max(0.0, float(np.median(ratios)) - 1.0)
+
+
+def serve_briefly(target, draft, policy: Policy, arrival_s: np.ndarray, prompt_tokens: int,
+                  output_tokens: int, max_batch: int, seconds: float, device: str) -> pd.DataFrame:
+    """Serve requests of random prompt ids with `policy` until they finish or `seconds` pass;
+    the engine's steps table."""
+    count = len(arrival_s)
+    lookahead = policy.max_draft_tokens + 1
+    requests = Requests(
+        arrival_s=np.asarray(arrival_s, dtype=np.float64),
+        prompt_tokens=np.full(count, prompt_tokens, dtype=np.int64),
+        output_tokens=np.full(count, output_tokens, dtype=np.int64), category=np.zeros(count, dtype=np.int64),
+        categories=("any",),
+    ).with_slos(np.full(count, 1.0), np.full(count, 0.1))
+    slot_tokens = prompt_tokens + output_tokens + lookahead
+    limits = BatchLimits(max_batch_size=max_batch, max_batch_tokens=max_batch * max(prompt_tokens, lookahead),
+                         kv_capacity_tokens=max_batch * slot_tokens)
+    # the policy's cost estimates need a latency model; the fixed-k and plain steps served here
+    # never ask, and an adaptive policy's answers would only steer its k, not the times measured
+    cost = CostEstimator(LatencyModel(linear_profile(draft_step_s=1e-3, verify_base_s=1e-2).latency),
+                         policy.uses_draft)
+    log = RunLog(requests, policy.label())
+    scheduler = Scheduler(0, requests, np.zeros(count), limits, policy, cost, 1.0, log)
+    parameter = next(target.parameters())
+    pair = ModelPair(target=target, draft=draft if policy.uses_draft else None, tokenizer=None,
+                     device=torch.device(device), dtype=parameter.dtype, names=("target", "draft"))
+    prompts = torch.randint(0, int(target.config.vocab_size), (count, prompt_tokens)).tolist()
+    clock = Clock(pair.device)
+    replica = RealReplica(pair, scheduler, policy, prompts, slot_tokens + 1, sampling=False, seed=0,
+                          clock=clock)
+    replica.warm_up()
+    clock.origin = time.perf_counter()
+    replica.run(requests.arrival_s, seconds)
+    return log.steps_table()
