@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,9 +233,14 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
     warm = LatencyModel(latency)
     idle_wake = measure_idle_wake(target.model, draft.model, FixedLength(overhead_k),
                                   lambda tokens: warm.prefill_s(1, float(tokens), True), device)
-    notes.add(f"idle_wake_factor: prefills that woke the real engine after {IDLE_S:g} s idle took "
-              f"×{1 + idle_wake:.2f} the warm prefill grid's time (median of the samples); the simulator "
-              "slows the first step after idle by it")
+    if math.isnan(idle_wake):  # said in the notes, never a silent default
+        idle_wake = 0.0
+        notes.add(f"idle_wake_factor: not measured (no prefill of the wake-up run followed a {IDLE_S:g} s "
+                  "idle wait); set to 0")
+    else:
+        notes.add(f"idle_wake_factor: prefills that woke the real engine after {IDLE_S:g} s idle took "
+                  f"×{1 + idle_wake:.2f} the warm prefill grid's time (median of the samples); the "
+                  "simulator slows the first step after idle by it")
     return latency.model_copy(update={"idle_wake_factor": idle_wake}), transient
 
 

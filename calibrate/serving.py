@@ -17,6 +17,7 @@ after 0.5 s of sleep measured ×1.05-1.10 while the engine's prefills after idle
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -59,19 +60,20 @@ def measure_step_overhead(target, draft, policy: Policy, batch: int, seconds: fl
 def measure_idle_wake(target, draft, policy: Policy, warm_prefill_s: Callable[[int], float], device: str,
                       samples: int = WAKE_SAMPLES, idle_s: float = IDLE_S) -> float:
     """median(prefill after an idle wait / `warm_prefill_s(prompt tokens)`) − 1, at least 0: the
-    factor the simulator slows the first step after idle by. One request at a time, each arriving
-    `idle_s` after the previous one could have finished (a prefill and two decode steps), so that
-    every prefill but the first follows a sleep, as on a lightly loaded engine."""
+    factor the simulator slows the first step after idle by; NaN when no prefill followed a wait.
+    One request at a time (a prefill and two decode steps), each arriving `idle_s` plus four warm
+    prefills' time after the previous one, so that every prefill but the first follows a sleep of
+    about `idle_s` even when the wake-up doubles it, as on a lightly loaded engine."""
     output_tokens = 3
-    arrival_s = np.arange(samples + 1) * idle_s
+    warm_s = warm_prefill_s(WAKE_PROMPT_TOKENS)
+    arrival_s = np.arange(samples + 1) * (idle_s + 4 * warm_s)
     steps = serve_briefly(target, draft, policy, arrival_s, WAKE_PROMPT_TOKENS, output_tokens, 1,
-                          arrival_s[-1] + 30.0, device)
+                          arrival_s[-1] + 60.0, device)
     ends = (steps["t_s"] + steps["step_s"]).to_numpy()
     gap_s = np.concatenate([[0.0], steps["t_s"].to_numpy()[1:] - ends[:-1]])
-    after_idle = (steps["batch_size"] == 0).to_numpy() & (gap_s > 0.5 * idle_s)
-    woken = steps[after_idle]
+    woken = steps[(steps["batch_size"] == 0).to_numpy() & (gap_s > 0.5 * idle_s)]
     if woken.empty:
-        raise RuntimeError(f"no prefill followed an idle wait of {idle_s:g} s: the engine never slept")
+        return math.nan
     warm_s = np.array([warm_prefill_s(int(tokens)) for tokens in woken["prefill_tokens"]])
     ratios = woken["prefill_s"].to_numpy() / warm_s
     return max(0.0, float(np.median(ratios)) - 1.0)
