@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from sim.cluster import simulate
 from specsim.cli import main
+from specsim.profile.scale import scale_forwards
 from specsim.results import RunResult, read_result
 from specsim.validate import run as validate_run
 from specsim.validate.compare import METRICS
@@ -126,3 +127,18 @@ def test_repeats_come_after_every_policys_first_run(shipped_profile):
                    loads=[0.5, 1.0], progress=False)
     policies = [str(p) for p in scenario.policies]
     assert calls == [(load, policy) for load in (0.5, 1.0) for _ in range(2) for policy in policies]
+
+
+def test_at_real_speed_recovers_a_uniformly_slower_machine(shipped_profile, tmp_path):
+    # the "real" engine is the simulator on a machine whose every forward is 1.5× slower
+    slower = scale_forwards(shipped_profile, 1.5)
+    scenario = small_scenario(rate=5.0, duration_s=10.0, output_tokens=SHORT)
+    result = run_validation(scenario, profile=shipped_profile, target="t", draft="d", out=tmp_path,
+                            policies=["fixed:k=3"], loads=[0.5], repeats=1,
+                            serve=lambda scenario, spec, seed, target, draft, **_: simulate(
+                                scenario, spec, seed, profile=slower))
+    factor = read_result(tmp_path / "runs" / "fixed_k=3@0.5" / "sim-real-speed").details["forward_time_ratio"]
+    assert 1.4 < factor < 1.6
+    tpot = result.table.set_index("metric").loc["tpot_p50_s"]
+    assert tpot["error"] < -0.2  # the profile's speed: a third faster than this "real" machine
+    assert abs(tpot["at_real_speed_error"]) < 0.05
