@@ -93,6 +93,7 @@ def test_reduced_validate_on_cpu(calibrated_pair, tmp_path):
     assert {p.name for p in (tmp_path / "runs" / "fixed_k=2@1").iterdir()} == \
         {"real", "real-repeat", "sim", "sim-replay", "sim-real-speed"}
     # scaled to the real run's speed, the simulator spends about the real run's forward time per
-    # token (not exactly: slower steps change the batch compositions — 0.94 seen once)
+    # token — not exactly: slower steps change the batch compositions (0.94 seen once); the exact
+    # recovery is tested deterministically in test_validate_flow.py
     runs = result.points[0]["runs"]
-    assert forward_time_ratio(runs["real"], runs[AT_REAL_SPEED]) == pytest.approx(1.0, abs=0.15)
+    assert forward_time_ratio(runs["real"], runs[AT_REAL_SPEED]) == pytest.approx(1.0, abs=0.25)
