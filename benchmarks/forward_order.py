@@ -33,9 +33,11 @@ from calibrate.tiny_pair import make_tiny_pair
 CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
 
 
-def idle_wake_times(target, draft, samples: int, idle_s: float) -> tuple[list[float], list[float]]:
-    """(warm, cold) seconds of a one-prompt prefill (32 tokens, target then draft): right after
-    the previous one, and after sleeping `idle_s`, alternating."""
+PREFILL_TITLE = "one-prompt prefill (32 tokens, target + draft)"
+
+
+def one_prompt_prefill(target, draft) -> Callable[[], None]:
+    """A repeatable prefill of one 32-token prompt, target then draft, into an emptied slot."""
     rows = torch.arange(1)
     models = (target, draft)
     kvs = [random_slots(model, 1, 33, torch.float32, "cpu") for model in models]
@@ -46,6 +48,13 @@ def idle_wake_times(target, draft, samples: int, idle_s: float) -> tuple[list[fl
             kv.lengths.zero_()
             slot_forward(model, kv, rows, ids, logits_to_keep=1)
 
+    return prefill
+
+
+def idle_wake_times(prefill: Callable[[], None], samples: int,
+                    idle_s: float) -> tuple[list[float], list[float]]:
+    """(warm, cold) seconds of `prefill`: right after the previous one, and after sleeping
+    `idle_s`, alternating."""
     prefill()
     warm, cold = [], []
     for _ in range(samples):
@@ -127,19 +136,11 @@ def main() -> None:
     print(f"{f'verify of {k + 1} tokens':<44}{median_ms(alone_verify):>14}{median_ms(in_step_verify):>14}")
 
     samples = max(5, args.repeats // 6)
-    print(f"\n{'one-prompt prefill (32 tokens, target + draft)':<44}{'warm':>14}{'after idle':>14}")
+    prefill = one_prompt_prefill(target, draft)
+    print(f"\n{PREFILL_TITLE:<44}{'warm':>14}{'after idle':>14}")
     for idle_s in (0.1, 0.5):
-        warm, cold = idle_wake_times(target, draft, samples, idle_s)
+        warm, cold = idle_wake_times(prefill, samples, idle_s)
         print(f"{f'  {idle_s:g} s asleep':<44}{median_ms(warm):>14}{median_ms(cold):>14}")
-
-    prompt_rows = torch.arange(1)
-    prompt_kvs = [random_slots(model, 1, 33, torch.float32, "cpu") for model in (target, draft)]
-    prompt_ids = [torch.randint(0, model.config.vocab_size, (1, 32)) for model in (target, draft)]
-
-    def prefill() -> None:
-        for model, kv, ids in zip((target, draft), prompt_kvs, prompt_ids, strict=True):
-            kv.lengths.zero_()
-            slot_forward(model, kv, prompt_rows, ids, logits_to_keep=1)
 
     def decode_step() -> None:
         rewind()
@@ -153,8 +154,7 @@ def main() -> None:
         back_to_back.append(timed(prefill))
         decode_step()
         after_decode.append(timed(prefill))
-    title = "one-prompt prefill (32 tokens, target + draft)"
-    print(f"\n{title:<44}{'after prefill':>14}{'after decode':>14}")
+    print(f"\n{PREFILL_TITLE:<44}{'after prefill':>14}{'after decode':>14}")
     print(f"{f'  decode step: {k} draft passes + verify':<44}{median_ms(back_to_back):>14}"
           f"{median_ms(after_decode):>14}")
 

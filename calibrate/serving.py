@@ -65,8 +65,8 @@ def measure_idle_wake(target, draft, policy: Policy, warm_prefill_s: Callable[[i
     prefills' time after the previous one, so that every prefill but the first follows a sleep of
     about `idle_s` even when the wake-up doubles it, as on a lightly loaded engine."""
     output_tokens = 3
-    warm_s = warm_prefill_s(WAKE_PROMPT_TOKENS)
-    arrival_s = np.arange(samples + 1) * (idle_s + 4 * warm_s)
+    spacing_s = idle_s + 4 * warm_prefill_s(WAKE_PROMPT_TOKENS)
+    arrival_s = np.arange(samples + 1) * spacing_s
     steps = serve_briefly(target, draft, policy, arrival_s, WAKE_PROMPT_TOKENS, output_tokens, 1,
                           arrival_s[-1] + 60.0, device)
     ends = (steps["t_s"] + steps["step_s"]).to_numpy()
