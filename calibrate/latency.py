@@ -11,8 +11,8 @@ request. Both choices are measured effects on the 2-core CPU:
   engine's steps, where each model evicts the other (`benchmarks/forward_order.py`; VALIDATION.md);
 - the backend call, not the bare forward: the engine books the host work around each forward
   (choosing and storing draft tokens and confidences; gathering, accepting, appending after a
-  verify) inside its draft and verify times — 0.4 ms per draft pass and 0.6-0.9 ms per verify on
-  the tiny pair, a quarter of a draft pass.
+  verify) inside its draft and verify times — 0.35-0.55 ms per draft pass and 0.73-1.06 ms per
+  verify on the tiny pair, a quarter of a draft pass (`benchmarks/host_time.py`).
 So:
 - verify(b, q, c) is the verify call of q tokens that ends a step with q − 1 draft passes; plain
   steps (q = 1) run back to back, as plain decoding runs them;

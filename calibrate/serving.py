@@ -9,7 +9,8 @@ moment, on the pair being calibrated, read from the engine's own steps table:
   the profile's warm prefill for its length.
 
 Why the engine itself and not a model of it: host time is whatever the engine's Python makes it
-(0.15 ms per plain step and 0.4 ms per fixed-k step of the tiny pair on the 2-core CPU), and the
+(0.2 ms per plain step and 0.4-0.6 ms per fixed-k step of the tiny pair on the 2-core CPU:
+`benchmarks/host_time.py`), and the
 wake-up is a state of the machine that a look-alike loop did not reproduce — a one-prompt prefill
 after 0.5 s of sleep measured ×1.05-1.10 while the engine's prefills after idle waits took
 ×1.19-1.37 the warm time in the same sessions (VALIDATION.md, runs 10-12).
