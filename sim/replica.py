@@ -9,6 +9,7 @@ from collections.abc import Generator
 import numpy as np
 import simpy
 
+from sim.draft_lag import DraftLag
 from sim.sampling import SampledSpeculation
 from specsim.engine.scheduler import Scheduler, SpeculationResult, StepTimes
 from specsim.engine.speculation import speculate
@@ -28,6 +29,9 @@ class SimReplica:
         self.submitted_work_tokens = 0  # prompt + output tokens routed here (for the router)
         self._wakeup: simpy.Event | None = None
         self.horizon_s = float("inf")  # the run stops here: fused steps never cross it
+        # tracked only where the profile prices the first draft pass by its width
+        self.draft_lag = (DraftLag(scheduler.decode)
+                          if policy.max_draft_tokens > 0 and cost.latency.has_first_pass else None)
         requests = scheduler.requests
         self._work_tokens = (requests.prompt_tokens + requests.output_tokens).tolist()
 
@@ -39,6 +43,7 @@ class SimReplica:
 
     def run(self) -> Generator[simpy.Event, None, None]:
         env, scheduler, policy, backend, cost = self.env, self.scheduler, self.policy, self.backend, self.cost
+        draft_lag = self.draft_lag
         latency = cost.latency
         overhead_s, plain_overhead_s = latency.step_overhead_s, latency.plain_step_overhead_s
         uses_draft = policy.uses_draft
@@ -90,11 +95,16 @@ class SimReplica:
                 result = speculate(policy, plan, backend)
                 context = plan.view.mean_context_tokens
                 drafted, verified = result.drafted, result.verified
+                first_pass_tokens = 1
+                if draft_lag is not None:
+                    first_pass_tokens = draft_lag.first_pass_tokens(drafted)
+                    draft_lag.after_step(drafted, result.accepted)
                 if drafted is plan.draft_lengths:
-                    draft_s = cost.draft_s_known(drafted, plan.longest, plan.shortest, context)
+                    draft_s = cost.draft_s_known(drafted, plan.longest, plan.shortest, context,
+                                                 first_pass_tokens)
                     drafting = plan.longest > 0 if plan.longest >= 0 else bool(drafted.any())
                 else:
-                    draft_s = cost.draft_s(drafted, context)
+                    draft_s = cost.draft_s(drafted, context, first_pass_tokens)
                     drafting = bool(drafted.any())
                 if verified is plan.draft_lengths:
                     verified_total = plan.draft_total
@@ -174,6 +184,11 @@ class SimReplica:
             return 0
         latency = self.cost.latency
         draft_step_s, verify_s, overhead_s = latency.draft_step_s, latency.verify_s, latency.step_overhead_s
+        draft_lag = self.draft_lag
+        first_pass_tokens: list[int] = []
+        if draft_lag is not None:  # the rows' lag, then 2 after a step where some row accepted all k
+            first_pass_tokens = [draft_lag.widest(size)]
+            first_pass_tokens += np.where((prefix[:steps - 1] == k).any(axis=1), 2, 1).tolist()
         replica = scheduler.replica
         horizon = self.horizon_s
         drafted = size * k
@@ -185,7 +200,11 @@ class SimReplica:
         before = 0
         for step in range(steps):
             context = (context0 + before) / size
-            draft_s = k * draft_step_s(size, context)
+            if draft_lag is None:
+                draft_s = k * draft_step_s(size, context)
+            else:
+                draft_s = (latency.draft_first_pass_s(size, first_pass_tokens[step], context)
+                           + (k - 1) * draft_step_s(size, context))
             forward_s = verify_s(size, tokens_per_request, context)
             step_s = draft_s + forward_s + 0.0 + overhead_s
             end = start + step_s
@@ -200,6 +219,8 @@ class SimReplica:
             return 0
         kept = yield from self._wait_rows(rows, now)
         backend.ring_advance(kept - 1)  # the first step's slot was taken by begin_step
+        if draft_lag is not None:
+            draft_lag.after_uniform_steps(k, prefix[kept - 1])
         rejections = (prefix[:kept] < k).sum(axis=0)
         scheduler.complete_uniform_steps(rows[:kept], k, produced[kept - 1], prefix[kept - 1].copy(),
                                          rejections)

@@ -4,7 +4,9 @@ It is built from the Profile's latency model, in both worlds: in the simulator i
 are also the simulated times, in the real engine they are the policy's forecast of measured
 ones. The composition rules are DESIGN.md's simulator model: a step drafts for the longest
 draft in the batch (requests with shorter drafts drop out of later passes), then verifies
-Σ(kᵢ+1) tokens in one target pass.
+Σ(kᵢ+1) tokens in one target pass. The first draft pass feeds what the draft caches lack
+(`first_pass_tokens` per request, the widest row's count; 1 unless the caller tracks the lag:
+a policy's forecast assumes 1) and is priced by the profile's first-pass grid where it has one.
 """
 
 from __future__ import annotations
@@ -19,24 +21,33 @@ class CostEstimator:
         self.latency = latency
         self.uses_draft = uses_draft
 
-    def draft_s(self, draft_lengths: np.ndarray, context_tokens: float) -> float:
+    def draft_s(self, draft_lengths: np.ndarray, context_tokens: float, first_pass_tokens: int = 1) -> float:
         """Draft passes 1..max k; pass s runs the requests with kᵢ ≥ s."""
         if len(draft_lengths) == 0:
             return 0.0
         return self.draft_s_known(draft_lengths, int(draft_lengths.max()), int(draft_lengths.min()),
-                                  context_tokens)
+                                  context_tokens, first_pass_tokens)
 
     def draft_s_known(self, draft_lengths: np.ndarray, longest: int, smallest: int,
-                      context_tokens: float) -> float:
+                      context_tokens: float, first_pass_tokens: int = 1) -> float:
         """`draft_s` when the lengths' max and min are already known (the engines' hot loop)."""
         if longest <= 0:
             return 0.0
         batch = len(draft_lengths)
-        draft_step_s = self.latency.draft_step_s
+        latency = self.latency
+        draft_step_s = latency.draft_step_s
+        if not latency.has_first_pass:  # every pass alike (and the sum as it always was)
+            if smallest == longest:
+                return longest * draft_step_s(batch, context_tokens)
+            still_drafting = np.bincount(draft_lengths, minlength=longest + 1)[::-1].cumsum()[::-1]
+            return sum(draft_step_s(int(still_drafting[s]), context_tokens) for s in range(1, longest + 1))
         if smallest == longest:
-            return longest * draft_step_s(batch, context_tokens)
+            return (latency.draft_first_pass_s(batch, first_pass_tokens, context_tokens)
+                    + (longest - 1) * draft_step_s(batch, context_tokens))
         still_drafting = np.bincount(draft_lengths, minlength=longest + 1)[::-1].cumsum()[::-1]
-        return sum(draft_step_s(int(still_drafting[s]), context_tokens) for s in range(1, longest + 1))
+        first_s = latency.draft_first_pass_s(int(still_drafting[1]), first_pass_tokens, context_tokens)
+        later_s = sum(draft_step_s(int(still_drafting[s]), context_tokens) for s in range(2, longest + 1))
+        return first_s + later_s
 
     def verify_s(self, verify_lengths: np.ndarray, context_tokens: float) -> float:
         """One target pass over Σ(kᵢ+1) tokens (plain decoding when every kᵢ = 0)."""
@@ -67,5 +78,10 @@ class CostEstimator:
             return 0.0
         if k == 0:
             return self.latency.verify_s(batch, 1.0, context_tokens) + self.latency.plain_step_overhead_s
-        draft = k * self.latency.draft_step_s(batch, context_tokens)
-        return draft + self.latency.verify_s(batch, 1.0 + k, context_tokens) + self.latency.step_overhead_s
+        latency = self.latency
+        if latency.has_first_pass:
+            draft = (latency.draft_first_pass_s(batch, 1, context_tokens)
+                     + (k - 1) * latency.draft_step_s(batch, context_tokens))
+        else:
+            draft = k * latency.draft_step_s(batch, context_tokens)
+        return draft + latency.verify_s(batch, 1.0 + k, context_tokens) + latency.step_overhead_s

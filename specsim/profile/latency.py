@@ -143,7 +143,11 @@ class LatencyModel:
         self._verify = _verify_grid(latency.verify)
         self._prefill_target = _prefill_grid(latency.prefill_target)
         self._prefill_draft = _prefill_grid(latency.prefill_draft)
-        self._grids = (self._draft, self._verify, self._prefill_target, self._prefill_draft)
+        first = latency.draft_first_pass
+        self._first_pass = None if first is None else _verify_grid(first)
+        self.has_first_pass = first is not None
+        self._grids = tuple(grid for grid in (self._draft, self._verify, self._prefill_target,
+                                              self._prefill_draft, self._first_pass) if grid is not None)
         # bound methods: one attribute look-up less per query in the simulator's hot loop
         self._draft_time_s = self._draft.time_s
         self._verify_time_s = self._verify.time_s
@@ -159,6 +163,14 @@ class LatencyModel:
     def draft_step_s(self, batch: int, context_tokens: float) -> float:
         """One draft forward: one token for each of `batch` requests."""
         return self._draft_time_s(batch, 1, context_tokens)
+
+    def draft_first_pass_s(self, batch: int, tokens_per_request: float, context_tokens: float) -> float:
+        """A step's first draft forward, feeding `tokens_per_request` tokens per request (what each
+        draft cache lacks; the widest sets the forward's width). Without a measured first-pass
+        grid: a draft step, whatever the width."""
+        if self._first_pass is None:
+            return self._draft_time_s(batch, 1, context_tokens)
+        return self._first_pass.time_s(batch, tokens_per_request, context_tokens)
 
     def verify_s(self, batch: int, tokens_per_request: float, context_tokens: float) -> float:
         """One target forward of `tokens_per_request` (k+1, may be a mean) tokens per request."""

@@ -77,7 +77,8 @@ class LatencyFit(Strict):
 
 
 class DraftStepGrid(Strict):
-    """One draft-model forward of one token per request, against a KV cache of `context`."""
+    """One draft-model forward of one token per request, against a KV cache of `context`. Where
+    the profile has `draft_first_pass`, this is a pass after a step's first (pass 2..k)."""
 
     batch_sizes: list[int]
     context_tokens: list[int]
@@ -115,6 +116,13 @@ class VerifyGrid(Strict):
         return self
 
 
+class DraftFirstPassGrid(VerifyGrid):
+    """The first draft pass of a step, right after the previous step's verify pass (where a CPU's
+    caches last held the target), feeding `tokens_per_request` tokens per request: what the draft
+    cache lacks — 1 (the last token), 2 after a step that accepted all its drafts (the last draft
+    was never fed), one more for each step the request did not draft."""
+
+
 class PrefillGrid(Strict):
     """One forward over `prompt_tokens` new tokens for each of `batch` requests (empty cache)."""
 
@@ -139,6 +147,11 @@ class Latency(Strict):
     verify: VerifyGrid
     prefill_target: PrefillGrid
     prefill_draft: PrefillGrid
+    draft_first_pass: DraftFirstPassGrid | None = Field(
+        default=None,
+        description="the first draft pass of a step, by tokens fed per request; None: it costs as "
+        "draft_step (one token), and draft_step covers every pass",
+    )
     step_overhead_s: float = Field(
         ge=0, description="engine time per step outside model forwards (scheduling, sampling)"
     )

@@ -76,18 +76,24 @@ def _latency_lines(profile: Profile) -> list[str]:
         f"latency ({latency.source}, timer {latency.timer}, repeats {latency.repeats}, step overhead "
         f"{latency.step_overhead_s * 1e3:.2f} ms{plain}, forwards of the first step after idle "
         f"×{1 + latency.idle_wake_factor:.2f}), context {SUMMARY_CONTEXT}:",
-        f"  {'batch':>5}  {'draft step':>11}  {'verify k=0':>11}  {f'verify k={k}':>11}",
+        f"  {'batch':>5}  {'draft step':>11}  {'verify k=0':>11}  {f'verify k={k}':>11}"
+        + (f"  {'1st pass 1/2':>13}" if latency.draft_first_pass is not None else ""),
     ]
     for batch in SUMMARY_BATCHES:
         draft = grid_time_s(latency.draft_step, batch, 1, SUMMARY_CONTEXT)
         plain = grid_time_s(latency.verify, batch, 1, SUMMARY_CONTEXT)
         verify = grid_time_s(latency.verify, batch, k + 1, SUMMARY_CONTEXT)
-        lines.append(f"  {batch:>5}  {_ms(draft):>11}  {_ms(plain):>11}  {_ms(verify):>11}")
+        line = f"  {batch:>5}  {_ms(draft):>11}  {_ms(plain):>11}  {_ms(verify):>11}"
+        if latency.draft_first_pass is not None:  # a step's first draft pass, 1 and 2 tokens fed
+            first = [grid_time_s(latency.draft_first_pass, batch, w, SUMMARY_CONTEXT) for w in (1, 2)]
+            line += f"  {_ms(first[0]) + ' / ' + _ms(first[1]):>13}"
+        lines.append(line)
+    fits = [("draft_step", latency.draft_step.fit), ("verify", latency.verify.fit),
+            ("prefill_target", latency.prefill_target.fit), ("prefill_draft", latency.prefill_draft.fit)]
+    if latency.draft_first_pass is not None:
+        fits.append(("draft_first_pass", latency.draft_first_pass.fit))
     errors = ", ".join(
-        f"{name} {fit.holdout_rel_error_median:.1%} / {fit.holdout_rel_error_max:.1%}"
-        for name, fit in (("draft_step", latency.draft_step.fit), ("verify", latency.verify.fit),
-                          ("prefill_target", latency.prefill_target.fit),
-                          ("prefill_draft", latency.prefill_draft.fit))
+        f"{name} {fit.holdout_rel_error_median:.1%} / {fit.holdout_rel_error_max:.1%}" for name, fit in fits
     )
     lines.append(f"fit held-out relative error (median / max): {errors}")
     return lines

@@ -14,6 +14,7 @@ from specsim.profile.schema import (
     SCHEMA_VERSION,
     Acceptance,
     CategoryAcceptance,
+    DraftFirstPassGrid,
     DraftStepGrid,
     Hardware,
     Latency,
@@ -68,8 +69,11 @@ def linear_profile(*, draft_step_s: float, verify_base_s: float, verify_per_toke
                    prefill_base_s: float = 0.0, prefill_per_token_s: float = 0.0,
                    acceptance: Acceptance | None = None, kv_capacity_tokens: int = 1_000_000,
                    step_overhead_s: float = 0.0, plain_step_overhead_s: float | None = None,
-                   idle_wake_factor: float = 0.0, name: str = "synthetic") -> Profile:
-    """draft step = draft_step_s; verify = base + per_token·B·(k+1); prefill = base + per_token·B·P."""
+                   idle_wake_factor: float = 0.0, first_pass_s: float | None = None,
+                   first_pass_per_token_s: float = 0.0, name: str = "synthetic") -> Profile:
+    """draft step = draft_step_s; verify = base + per_token·B·(k+1); prefill = base + per_token·B·P;
+    a step's first draft pass (where `first_pass_s` is given) = first_pass_s + per_token·(w − 1)
+    for w tokens fed per request."""
     tokens_per_request = list(range(1, 10))
     b, c = np.meshgrid(BATCH_SIZES, CONTEXT_TOKENS, indexing="ij")
     draft = np.full(b.shape, draft_step_s)
@@ -77,6 +81,12 @@ def linear_profile(*, draft_step_s: float, verify_base_s: float, verify_per_toke
     verify = verify_base_s + verify_per_token_s * bv * qv
     bp, pp = np.meshgrid(BATCH_SIZES, PROMPT_TOKENS, indexing="ij")
     prefill = prefill_base_s + prefill_per_token_s * bp * pp
+    first_pass = None
+    if first_pass_s is not None:
+        first = first_pass_s + first_pass_per_token_s * (qv - 1)
+        first_pass = DraftFirstPassGrid(batch_sizes=BATCH_SIZES, tokens_per_request=tokens_per_request,
+                                        context_tokens=CONTEXT_TOKENS, time_s=first.tolist(),
+                                        fit=_fit(bv, qv, cv, first))
     model = ModelInfo(name=name, architecture={}, parameters=1, dtype="none", weights="random")
     return Profile(
         schema_version=SCHEMA_VERSION,
@@ -97,6 +107,7 @@ def linear_profile(*, draft_step_s: float, verify_base_s: float, verify_per_toke
                                        time_s=prefill.tolist(), fit=_fit(bp, pp, pp, prefill)),
             prefill_draft=PrefillGrid(batch_sizes=BATCH_SIZES, prompt_tokens=PROMPT_TOKENS,
                                       time_s=(prefill * 0).tolist(), fit=_fit(bp, pp, pp, prefill * 0)),
+            draft_first_pass=first_pass,
             step_overhead_s=step_overhead_s,
             plain_step_overhead_s=plain_step_overhead_s,
             idle_wake_factor=idle_wake_factor,
