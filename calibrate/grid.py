@@ -24,10 +24,14 @@ class Grid:
     repeats: int  # timed calls per point, over all passes
     budget_s: float  # per point, after 3 repeats: bounds the time big points take
     passes: int  # walks over the grid (calibrate.timing: drift on shared machines)
+    # tokens a step's first draft pass feeds per request: 1, 2 after a full acceptance, more after
+    # steps without drafting (beyond 4 the fit extrapolates)
+    first_pass_tokens: tuple[int, ...] = (1, 2, 4)
 
     def points(self) -> int:
         """Point measurements, passes counted (the progress bar's total)."""
-        decode = len(self.batch_sizes) * len(self.context_tokens) * (1 + len(self.tokens_per_request))
+        decode = (len(self.batch_sizes) * len(self.context_tokens)
+                  * (len(self.tokens_per_request) + len(self.first_pass_tokens)))
         return self.passes * (decode + 2 * len(self.prefill_batch_sizes) * len(self.prefill_prompt_tokens))
 
 

@@ -16,7 +16,12 @@ request. Both choices are measured effects on the 2-core CPU:
 So:
 - verify(b, q, c) is the verify call of q tokens that ends a step with q − 1 draft passes; plain
   steps (q = 1) run back to back, as plain decoding runs them;
-- draft_step(b, c) pools every draft pass of those steps (the first after a verify is the slowest);
+- draft_first_pass(b, w, c) is a step's first draft pass, right after a verify: in real runs of
+  the tiny pair it took 1.1-1.3x a later pass at one token (the target's forward has just evicted
+  the draft's weights) and ~0.4 ms more at two (the catch-up after a full acceptance), which a
+  pooled grid priced at a later pass's time (`benchmarks/draft_passes.py`); widths w > 1 come
+  from steps whose draft cache starts w − 1 tokens short, as the engine's does;
+- draft_step(b, c) pools the passes after the first;
 - prefill runs target then draft per point, into slots, as the engine's prefill step does.
 Rollback between samples is the engine's own: each slot's length is set back (no copy).
 
@@ -57,18 +62,29 @@ def slot_forward(model, kv: SlotKV, rows: torch.Tensor | None, ids: torch.Tensor
     cache.commit(new_tokens)
 
 
+@dataclass
+class DecodeTimes:
+    """Medians per grid point (seconds)."""
+
+    draft_step_s: list[list[float]]  # [batch][context]: draft passes after a step's first
+    verify_s: list[list[list[float]]]  # [batch][tokens per request][context]
+    first_pass_s: list[list[list[float]]]  # [batch][tokens fed per request][context]
+
+
 @torch.inference_mode()
 def measure_decode(target, draft, batch_sizes, tokens_per_request, context_tokens, timer: Timer,
                    dtype: torch.dtype, device: str, tick: Callable[[], object] = lambda: None,
-                   interleave_bytes: int = 512 * 2**20) -> tuple[list[list[float]], list[list[list[float]]]]:
-    """(draft_step_s[batch][context], verify_s[batch][tokens_per_request][context]), each forward
-    timed inside engine-shaped steps (module docstring).
+                   interleave_bytes: int = 512 * 2**20, first_pass_tokens=(1, 2)) -> DecodeTimes:
+    """Draft, verify and first-draft-pass grids, each forward timed inside engine-shaped steps
+    (module docstring).
 
     For each context, as many batch sizes as have caches fitting in `interleave_bytes` together
     are timed round-robin with every q; the grid is walked `timer.passes` times, in alternating
     order, and each point keeps the median of all its samples (see `calibrate.timing`)."""
     if not any(q > 1 for q in tokens_per_request):
         raise ValueError("the verify grid needs a point with q > 1: draft steps are timed inside steps")
+    if first_pass_tokens[0] != 1:
+        raise ValueError("first_pass_tokens must start at 1 (a draft cache that lacks only the last token)")
     slots = max(tokens_per_request)
 
     def request_bytes(context: int) -> int:  # both models' slots for one request, as allocated
@@ -77,95 +93,105 @@ def measure_decode(target, draft, batch_sizes, tokens_per_request, context_token
 
     blocks = [(c, group) for c, context in enumerate(context_tokens)
               for group in _groups(batch_sizes, request_bytes(context), interleave_bytes)]
-    verify_samples: dict[tuple[int, int, int], list[float]] = {}
-    draft_samples: dict[tuple[int, int], list[float]] = {}
+    samples: dict[tuple[str, int, int, int], list[float]] = {}  # (role, b, q or width index, c)
     for walk in range(timer.passes):
         for c, group in blocks if walk % 2 == 0 else reversed(blocks):
             batches = [batch_sizes[b] for b in group]
-            verify, drafts = _step_samples(target, draft, batches, tokens_per_request, context_tokens[c],
-                                           timer, dtype, device)
-            for position, b in enumerate(group):
-                for q in range(len(tokens_per_request)):
-                    verify_samples.setdefault((b, q, c), []).extend(verify[position][q])
-                    tick()
-                draft_samples.setdefault((b, c), []).extend(drafts[position])
+            block = _step_samples(target, draft, batches, tokens_per_request, first_pass_tokens,
+                                  context_tokens[c], timer, dtype, device)
+            for (role, position, index), times in block.items():
+                samples.setdefault((role, group[position], index, c), []).extend(times)
+            for _ in range(len(group) * (len(tokens_per_request) + len(first_pass_tokens))):
                 tick()
-    draft_grid = [[timer.median(draft_samples[b, c]) for c in range(len(context_tokens))]
-                  for b in range(len(batch_sizes))]
-    verify_grid = [[[timer.median(verify_samples[b, q, c]) for c in range(len(context_tokens))]
-                    for q in range(len(tokens_per_request))] for b in range(len(batch_sizes))]
-    return draft_grid, verify_grid
+    contexts, batches_index = range(len(context_tokens)), range(len(batch_sizes))
+    first_pass = [[[timer.median(samples["first", b, w, c]) for c in contexts]
+                   for w in range(len(first_pass_tokens))] for b in batches_index]
+    later = "later" if any(key[0] == "later" for key in samples) else "first"  # k ≤ 1: no later pass
+    draft_step = [[timer.median(samples[later, b, 0, c]) for c in contexts] for b in batches_index]
+    verify = [[[timer.median(samples["verify", b, q, c]) for c in contexts]
+               for q in range(len(tokens_per_request))] for b in batches_index]
+    return DecodeTimes(draft_step, verify, first_pass)
 
 
-def _step_samples(target, draft, batches, tokens_per_request, context, timer, dtype, device
-                  ) -> tuple[list[list[list[float]]], list[list[float]]]:
+def _step_samples(target, draft, batches, tokens_per_request, first_pass_tokens, context, timer, dtype,
+                  device) -> dict[tuple[str, int, int], list[float]]:
     """One pass over the block's steps, round-robin: for each q and batch size, the step
     [q − 1 draft passes, verify of q], each a call of the engine's own backend
     (`realrun.backend.RealSpeculation`), so the times hold what the engine books as draft and
     verify time: the forward with its cache inputs, and the host work around it — choosing and
     storing the draft tokens and their confidences per pass; gathering the verified positions,
-    deciding acceptance and appending the tokens per verify. Returns verify samples [batch][q]
-    and the draft passes' samples [batch]."""
+    deciding acceptance and appending the tokens per verify. For each first-pass width w > 1,
+    one more step [a first pass feeding w tokens, verify of 2] per batch size (its verify is not
+    kept: the q = 2 steps give that point). Returns samples keyed (role, batch position, index):
+    ("verify", b, q index), ("first", b, width index) — the first draft pass of every step, width
+    1 from the ordinary steps — and ("later", b, 0), the draft passes after it."""
     capacity = context + max(tokens_per_request) + 1  # + the scratch column (realrun.kv)
     target_kvs = [random_slots(target, batch, capacity, dtype, device) for batch in batches]
     draft_kvs = [random_slots(draft, batch, capacity, dtype, device) for batch in batches]
     vocab = min(target.config.vocab_size, draft.config.vocab_size)
     clock = Clock(torch.device(device))
     runs: list[Callable[[], object]] = []
-    roles: list[tuple[str, int, int]] = []  # ("draft" | "verify", batch position, q index)
-    steps: dict[int, _Step] = {}  # index of a step's verify run → the step, rolled back after it
+    roles: list[tuple[str, int, int]] = []
+    # index of a step's first run → the step; the caches of a batch size are shared by its steps,
+    # so each step is set up (rolled back to its start) right before it runs
+    steps: dict[int, _Step] = {}
     # q-major: the plain steps (q = 1) of every batch size come first, back to back, as plain
     # decoding runs them — only steps that draft interleave the two models
-    for q_index, q in enumerate(tokens_per_request):
+    shapes = [(q, 1, ("verify", q_index)) for q_index, q in enumerate(tokens_per_request)]
+    shapes += [(2, width, ("skip", 0)) for width in first_pass_tokens[1:]]
+    for q, width, verify_role in shapes:
         for b, batch in enumerate(batches):
             drafting = q > 1  # a plain step's backend has no draft model, as for policy `none`
             backend = RealSpeculation(target, draft if drafting else None, target_kvs[b],
                                       draft_kvs[b] if drafting else None, False, None, clock)
-            step = _Step(backend, torch.randint(0, vocab, (batch, context + 1)).tolist(), context, q - 1)
-            step.roll_back()
+            step = _Step(backend, torch.randint(0, vocab, (batch, context + 1)).tolist(), context, q - 1,
+                         width - 1)
+            steps[len(runs)] = step
             everyone = np.ones(batch, dtype=bool)
             for position in range(q - 1):
                 runs.append(lambda backend=backend, position=position, everyone=everyone:
                             backend.draft_pass(everyone, position))
-                roles.append(("draft", b, q_index))
-            steps[len(runs)] = step
+                first = ("first", b, first_pass_tokens.index(width))
+                roles.append(first if position == 0 else ("later", b, 0))
             verify_lengths = np.full(batch, q - 1)
             runs.append(lambda backend=backend, lengths=verify_lengths: backend.verify(lengths))
-            roles.append(("verify", b, q_index))
+            roles.append((verify_role[0], b, verify_role[1]))
 
     def reset(index: int) -> None:
-        if index in steps:  # the step is over: back to the context, ready for the next one
-            steps[index].roll_back()
+        following = (index + 1) % len(runs)  # the runs go round-robin, in this order
+        if following in steps:
+            steps[following].roll_back()
 
+    steps[0].roll_back()
     times = timer.pass_samples(runs, reset=reset)
-    verify: list[list[list[float]]] = [[[] for _ in tokens_per_request] for _ in batches]
-    drafts: list[list[float]] = [[] for _ in batches]
-    for (role, b, q_index), sample in zip(roles, times, strict=True):
-        if role == "verify":
-            verify[b][q_index] = sample
-        else:
-            drafts[b].extend(sample)
-    return verify, drafts
+    samples: dict[tuple[str, int, int], list[float]] = {}
+    for role, sample in zip(roles, times, strict=True):
+        if role[0] != "skip":
+            samples.setdefault(role, []).extend(sample)
+    return samples
 
 
 @dataclass
 class _Step:
     """A speculative step of the engine's backend over requests at the same context, repeatable:
     `roll_back` restores the state before it (the engine's between-steps invariant: the target
-    cache holds every token but the last; the draft cache here lacks the last one too)."""
+    cache holds every token but the last; the draft cache lacks the last one too, and
+    `draft_lag` more — the first draft pass feeds them all)."""
 
     backend: RealSpeculation
     rows: list[list[int]]  # per request: context + 1 tokens
     context: int
     draft_tokens: int
+    draft_lag: int = 0
 
     def roll_back(self) -> None:
         for row in self.rows:
             del row[self.context + 1:]
-        for kv in (self.backend.target_kv, self.backend.draft_kv):
-            if kv is not None:
-                kv.lengths[:] = self.context
-        self.backend.begin(self.rows, self.draft_tokens)
+        backend = self.backend
+        backend.target_kv.lengths[:] = self.context
+        if backend.draft_kv is not None:
+            backend.draft_kv.lengths[:] = self.context - self.draft_lag
+        backend.begin(self.rows, self.draft_tokens)
 
 
 def _groups(batch_sizes, bytes_per_request: int, budget_bytes: int) -> list[list[int]]:

@@ -20,6 +20,7 @@ from specsim.profile.fit import fit_latency
 from specsim.profile.latency import LatencyModel
 from specsim.profile.schema import (
     Acceptance,
+    DraftFirstPassGrid,
     DraftStepGrid,
     Hardware,
     Latency,
@@ -200,8 +201,8 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         prefill_target, prefill_draft = measure_prefill(*models, grid.prefill_batch_sizes,
                                                         grid.prefill_prompt_tokens, timer, dtype, device,
                                                         tick)
-        draft_step, verify = measure_decode(*models, grid.batch_sizes, grid.tokens_per_request,
-                                            grid.context_tokens, timer, dtype, device, tick, interleave_bytes)
+        decode = measure_decode(*models, grid.batch_sizes, grid.tokens_per_request, grid.context_tokens,
+                                timer, dtype, device, tick, interleave_bytes, grid.first_pass_tokens)
     middle_batch = grid.batch_sizes[len(grid.batch_sizes) // 2]
     overhead_k = min(4, max_draft_tokens)
     step_overhead, plain_overhead = [
@@ -214,7 +215,8 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
                                 grid.context_tokens[-1], dtype, device)
 
     batches, contexts = list(grid.batch_sizes), list(grid.context_tokens)
-    tokens = list(grid.tokens_per_request)
+    tokens, widths = list(grid.tokens_per_request), list(grid.first_pass_tokens)
+    draft_step, verify, first_pass = decode.draft_step_s, decode.verify_s, decode.first_pass_s
     latency = Latency(
         source="measured",
         timer=timer.name,
@@ -226,6 +228,9 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
                           time_s=verify, fit=_fit_decode(batches, tokens, contexts, verify)),
         prefill_target=_prefill_grid(grid, prefill_target),
         prefill_draft=_prefill_grid(grid, prefill_draft),
+        draft_first_pass=DraftFirstPassGrid(batch_sizes=batches, tokens_per_request=widths,
+                                            context_tokens=contexts, time_s=first_pass,
+                                            fit=_fit_decode(batches, widths, contexts, first_pass)),
         step_overhead_s=step_overhead,
         plain_step_overhead_s=plain_overhead,
     )

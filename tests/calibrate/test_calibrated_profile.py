@@ -41,14 +41,20 @@ def test_profile_loads_and_describes_the_run(tiny_profile_path):
     assert profile.memory.kv_capacity_tokens > 0
     assert profile.latency.step_overhead_s > 0
     assert profile.latency.plain_step_overhead_s is not None and profile.latency.plain_step_overhead_s > 0
+    first_pass = profile.latency.draft_first_pass
+    assert first_pass is not None and first_pass.tokens_per_request == [1, 2, 4]
+    assert first_pass.batch_sizes == profile.latency.draft_step.batch_sizes
+    assert np.all(np.asarray(first_pass.time_s) > 0)
 
 
 def violations(latency) -> list[tuple]:
     verify = np.asarray(latency.verify.time_s)  # [batch][tokens][context]
     draft = np.asarray(latency.draft_step.time_s)  # [batch][context]
+    first_pass = np.asarray(latency.draft_first_pass.time_s)  # [batch][tokens fed][context]
     prefills = [np.asarray(latency.prefill_target.time_s), np.asarray(latency.prefill_draft.time_s)]
     found = []
-    for grid, axes in [(verify, (0, 1, 2)), (draft, (0, 1)), (prefills[0], (0, 1)), (prefills[1], (0, 1))]:
+    for grid, axes in [(verify, (0, 1, 2)), (draft, (0, 1)), (first_pass, (0, 1, 2)), (prefills[0], (0, 1)),
+                       (prefills[1], (0, 1))]:
         for axis in axes:
             found += never_cheaper_along(grid, axis)
     return found
@@ -76,7 +82,8 @@ def test_grids_are_monotone_where_physics_says_so(tiny_profile_path, tiny_pair):
 
 def test_fit_errors_are_reported(tiny_profile_path):
     latency = load_profile(tiny_profile_path).latency
-    for section in (latency.draft_step, latency.verify, latency.prefill_target, latency.prefill_draft):
+    for section in (latency.draft_step, latency.verify, latency.prefill_target, latency.prefill_draft,
+                    latency.draft_first_pass):
         fit = section.fit
         assert math.isfinite(fit.holdout_rel_error_median) and math.isfinite(fit.holdout_rel_error_max)
         assert 0 <= fit.holdout_rel_error_median <= fit.holdout_rel_error_max

@@ -41,18 +41,23 @@ def timer(repeats: int) -> Timer:
 def test_decode_forwards_run_in_engine_steps(tiny_models):
     calls: list[tuple] = []
     target, draft = recording(tiny_models, calls)
-    draft_grid, verify_grid = measure_decode(target, draft, (1, 2), (1, 3), (8,), timer(2), torch.float32,
-                                             "cpu")
+    times = measure_decode(target, draft, (1, 2), (1, 3), (8,), timer(2), torch.float32, "cpu",
+                           first_pass_tokens=(1, 3))
 
-    def step(batch: int, q: int) -> list[tuple]:
-        drafts = [("draft", batch, 1, (8 + j,) * batch, 4, None) for j in range(q - 1)]
+    def step(batch: int, q: int, first_pass_tokens: int = 1) -> list[tuple]:
+        # the first pass feeds what the draft cache lacks: it starts first_pass_tokens − 1 short
+        start = 8 - (first_pass_tokens - 1)
+        drafts = [("draft", batch, first_pass_tokens, (start,) * batch, 4, None)]
+        drafts += [("draft", batch, 1, (8 + j,) * batch, 4, None) for j in range(1, q - 1)]
         return [*drafts, ("target", batch, q, (8,) * batch, 4, None)]
 
-    one_round = step(1, 1) + step(2, 1) + step(1, 3) + step(2, 3)  # plain steps first, back to back
+    # plain steps first, back to back; then steps that draft; then a first pass of 3 tokens
+    one_round = step(1, 1)[1:] + step(2, 1)[1:] + step(1, 3) + step(2, 3) + step(1, 2, 3) + step(2, 2, 3)
     assert calls == one_round * 2  # each step starts from the context: rolled back after verify
-    assert [len(row) for row in draft_grid] == [1, 1]
-    assert [[len(q) for q in row] for row in verify_grid] == [[1, 1], [1, 1]]
-    assert all(t > 0 for row in draft_grid for t in row)
+    assert [len(row) for row in times.draft_step_s] == [1, 1]
+    assert [[len(q) for q in row] for row in times.verify_s] == [[1, 1], [1, 1]]
+    assert [[len(w) for w in row] for row in times.first_pass_s] == [[1, 1], [1, 1]]
+    assert all(t > 0 for row in times.draft_step_s for t in row)
 
 
 def test_decode_needs_a_step_with_drafts(tiny_models):
@@ -77,7 +82,7 @@ def test_decode_times_are_the_engines_backend_calls(tiny_models, monkeypatch):
 
     target, draft = tiny_models
     grid = ((1,), (1, 3), (8,))
-    fast_draft, fast_verify = measure_decode(target, draft, *grid, timer(5), torch.float32, "cpu")
+    fast = measure_decode(target, draft, *grid, timer(5), torch.float32, "cpu")
 
     def slowed(function):
         def run(*args, **kwargs):
@@ -87,7 +92,9 @@ def test_decode_times_are_the_engines_backend_calls(tiny_models, monkeypatch):
 
     monkeypatch.setattr(realrun.backend, "propose", slowed(realrun.backend.propose))
     monkeypatch.setattr(realrun.backend, "accept_greedy", slowed(realrun.backend.accept_greedy))
-    slow_draft, slow_verify = measure_decode(target, draft, *grid, timer(5), torch.float32, "cpu")
-    assert slow_draft[0][0] - fast_draft[0][0] > 0.015
+    slow = measure_decode(target, draft, *grid, timer(5), torch.float32, "cpu")
+    assert slow.draft_step_s[0][0] - fast.draft_step_s[0][0] > 0.015
+    for width in (0, 1):  # first passes of 1 and 2 tokens
+        assert slow.first_pass_s[0][width][0] - fast.first_pass_s[0][width][0] > 0.015
     for q in (0, 1):  # plain steps and verify passes of 3 tokens
-        assert slow_verify[0][q][0] - fast_verify[0][q][0] > 0.015
+        assert slow.verify_s[0][q][0] - fast.verify_s[0][q][0] > 0.015
