@@ -17,11 +17,12 @@ So:
 - verify(b, q, c) is the verify call of q tokens that ends a step with q − 1 draft passes; plain
   steps (q = 1) run back to back, as plain decoding runs them;
 - draft_first_pass(b, w, c) is a step's first draft pass, right after a verify: in real runs of
-  the tiny pair it took 1.1-1.3x a later pass at one token (the target's forward has just evicted
-  the draft's weights) and ~0.4 ms more at two (the catch-up after a full acceptance), which a
-  pooled grid priced at a later pass's time (`benchmarks/draft_passes.py`); widths w > 1 come
-  from steps whose draft cache starts w − 1 tokens short, as the engine's does;
-- draft_step(b, c) pools the passes after the first;
+  the tiny pair it took 1.10-1.23x a later pass at one token (the target's forward has just
+  evicted the draft's weights) and 0.30-0.45 ms more at two (the catch-up after a full
+  acceptance), which a pooled grid priced alike (`benchmarks/draft_passes.py`, two runs); widths
+  w > 1 come from steps whose draft cache starts w − 1 tokens short, as the engine's does;
+- draft_step(b, c) pools the passes after the first. (Open: the engine's later passes ran
+  1.5-1.65x this grid's price while its first passes ran 1.17-1.32x theirs, in the same runs.)
 - prefill runs target then draft per point, into slots, as the engine's prefill step does.
 Rollback between samples is the engine's own: each slot's length is set back (no copy).
 
