@@ -32,6 +32,8 @@ class SimReplica:
         # tracked only where the profile prices the first draft pass by its width
         self.draft_lag = (DraftLag(scheduler.decode)
                           if policy.max_draft_tokens > 0 and cost.latency.has_first_pass else None)
+        # this policy's own host time per decode step, where calibrate measured it
+        self.policy_overhead_s: float | None = cost.latency.policy_step_overhead_s.get(policy.label())
         requests = scheduler.requests
         self._work_tokens = (requests.prompt_tokens + requests.output_tokens).tolist()
 
@@ -46,6 +48,7 @@ class SimReplica:
         draft_lag = self.draft_lag
         latency = cost.latency
         overhead_s, plain_overhead_s = latency.step_overhead_s, latency.plain_step_overhead_s
+        policy_overhead_s = self.policy_overhead_s
         uses_draft = policy.uses_draft
         knows_future = policy.simulator_only
         speculative = policy.max_draft_tokens > 0
@@ -117,7 +120,11 @@ class SimReplica:
                 draft_s, verify_s = draft_s * wake_scale, verify_s * wake_scale
                 prefill_s *= wake_scale
                 cold = False
-            step_s = draft_s + verify_s + prefill_s + (overhead_s if drafting else plain_overhead_s)
+            if policy_overhead_s is not None and plan.view is not None:
+                step_overhead_s = policy_overhead_s
+            else:
+                step_overhead_s = overhead_s if drafting else plain_overhead_s
+            step_s = draft_s + verify_s + prefill_s + step_overhead_s
             yield timeout(step_s)
             times = StepTimes(draft_s, verify_s, prefill_s, step_s)
             outcome = scheduler.complete(plan, result, times, env.now)
@@ -133,6 +140,8 @@ class SimReplica:
         scheduler = self.scheduler
         latency = self.cost.latency
         verify_s, overhead_s = latency.verify_s, latency.plain_step_overhead_s
+        if self.policy_overhead_s is not None:
+            overhead_s = self.policy_overhead_s
         size = scheduler.decode.size
         context = scheduler._context_sum
         replica = scheduler.replica
@@ -184,6 +193,8 @@ class SimReplica:
             return 0
         latency = self.cost.latency
         draft_step_s, verify_s, overhead_s = latency.draft_step_s, latency.verify_s, latency.step_overhead_s
+        if self.policy_overhead_s is not None:
+            overhead_s = self.policy_overhead_s
         draft_lag = self.draft_lag
         first_pass_tokens: list[int] = []
         if draft_lag is not None:  # the rows' lag, then 2 after a step where some row accepted all k

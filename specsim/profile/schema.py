@@ -8,7 +8,7 @@ nested lists in the axis order their field names give, e.g. `time_s[batch][token
 from __future__ import annotations
 
 import itertools
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -159,6 +159,12 @@ class Latency(Strict):
         default=None, ge=0,
         description="the same for a step in which no request drafts (plain decoding, prefill only): "
         "the engine skips the speculation protocol's host work; None: step_overhead_s",
+    )
+    policy_step_overhead_s: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="by policy label: the engine's host time per decode step while serving that policy "
+        "(its own decisions included), where calibrate measured it; charged to that policy's steps "
+        "with decode rows in place of step_overhead_s / plain_step_overhead_s",
     )
     idle_wake_factor: float = Field(
         default=0.0, ge=0,

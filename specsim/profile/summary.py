@@ -72,6 +72,9 @@ def _latency_lines(profile: Profile) -> list[str]:
     plain = ""
     if latency.plain_step_overhead_s is not None:
         plain = f" ({latency.plain_step_overhead_s * 1e3:.2f} ms when nobody drafts)"
+    if latency.policy_step_overhead_s:
+        plain += "; serving " + ", ".join(f"{label} {overhead_s * 1e3:.2f} ms"
+                                          for label, overhead_s in latency.policy_step_overhead_s.items())
     lines = [
         f"latency ({latency.source}, timer {latency.timer}, repeats {latency.repeats}, step overhead "
         f"{latency.step_overhead_s * 1e3:.2f} ms{plain}, forwards of the first step after idle "

@@ -70,7 +70,9 @@ def linear_profile(*, draft_step_s: float, verify_base_s: float, verify_per_toke
                    acceptance: Acceptance | None = None, kv_capacity_tokens: int = 1_000_000,
                    step_overhead_s: float = 0.0, plain_step_overhead_s: float | None = None,
                    idle_wake_factor: float = 0.0, first_pass_s: float | None = None,
-                   first_pass_per_token_s: float = 0.0, name: str = "synthetic") -> Profile:
+                   first_pass_per_token_s: float = 0.0,
+                   policy_step_overhead_s: dict[str, float] | None = None,
+                   name: str = "synthetic") -> Profile:
     """draft step = draft_step_s; verify = base + per_token·B·(k+1); prefill = base + per_token·B·P;
     a step's first draft pass (where `first_pass_s` is given) = first_pass_s + per_token·(w − 1)
     for w tokens fed per request."""
@@ -111,6 +113,7 @@ def linear_profile(*, draft_step_s: float, verify_base_s: float, verify_per_toke
             step_overhead_s=step_overhead_s,
             plain_step_overhead_s=plain_step_overhead_s,
             idle_wake_factor=idle_wake_factor,
+            policy_step_overhead_s=policy_step_overhead_s or {},
         ),
         memory=Memory(target_weight_bytes=0, draft_weight_bytes=0, target_kv_bytes_per_token=1,
                       draft_kv_bytes_per_token=1, kv_capacity_tokens=kv_capacity_tokens),

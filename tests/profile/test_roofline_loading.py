@@ -79,3 +79,18 @@ def test_nan_in_a_grid_names_the_grid_field(tmp_path):
 def test_unknown_profile_is_a_one_line_error():
     with pytest.raises(SpecsimError, match="neither a file nor a shipped profile"):
         load_profile("no-such-profile")
+
+
+def test_a_negative_policy_overhead_is_refused_by_name(tmp_path):
+    negative = {"adaptive": -1e-3}
+    message = _refusal(_broken(tmp_path, lambda d: d["latency"].update(policy_step_overhead_s=negative)))
+    assert "latency.policy_step_overhead_s.adaptive" in message
+
+
+def test_a_first_pass_grid_of_the_wrong_shape_is_refused(tmp_path):
+    def add_first_pass(document: dict) -> None:
+        verify = dict(document["latency"]["verify"])
+        verify["time_s"] = verify["time_s"][:-1]  # one batch size short
+        document["latency"]["draft_first_pass"] = verify
+
+    assert "latency.draft_first_pass" in _refusal(_broken(tmp_path, add_first_pass))
