@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from calibrate.grid import Grid, clip_to_positions, default_grid, fit_to_memory
 from calibrate.hardware import check_gpu_label, cpu_name, resolve_device
 from calibrate.models import TORCH_DTYPES, resolve_model, weights_kind
 from specsim.errors import SpecsimError
+from specsim.policy import make_policy
 from specsim.policy.simple import FixedLength, NoSpeculation
 from specsim.profile import SCHEMA_VERSION, load_profile
 from specsim.profile.fit import fit_latency
@@ -64,13 +65,15 @@ def calibrate(
     name: str | None = None,
     progress: bool = True,
     cuda_device_name: str | None = None,
+    policies: Sequence[str] = (),
 ) -> Profile:
     """Measure latency (and, for a real-weight pair, acceptance) and return a validated Profile.
 
     `grid` overrides the default (`quick` picks the coarse one). `dataset` is a prompt JSONL
     (`specsim.prompts`; default: the project's six-category set). `acceptance_from` copies the
-    acceptance section of another profile instead of measuring it. `cuda_device_name` stands in
-    for the name torch reports (tests)."""
+    acceptance section of another profile instead of measuring it. `policies`: specs whose own
+    per-step host time is measured on the real engine (`latency.policy_step_overhead_s`).
+    `cuda_device_name` stands in for the name torch reports (tests)."""
     notes = _Notes()
     # everything a user can get wrong is checked before the models are loaded
     if not 1 <= max_draft_tokens <= 64:
@@ -82,6 +85,8 @@ def calibrate(
     wants_prompts = dataset is not None or (real_pair and acceptance_from is None)
     prompts = _read_dataset(dataset) if wants_prompts else None
     copied = _read_acceptance(acceptance_from) if acceptance_from is not None else None
+    for spec in policies:  # an unknown policy or parameter: one line, before any measuring
+        make_policy(spec)
 
     import torch
 
@@ -115,7 +120,7 @@ def calibrate(
         grid = fitted
 
     latency, transient = _measure_latency(target_model, draft_model, grid, kind, TORCH_DTYPES[dtype],
-                                          max_draft_tokens, max_positions, progress, notes)
+                                          max_draft_tokens, max_positions, progress, notes, list(policies))
     from calibrate.memory import memory_section
 
     memory = memory_section(target_model, draft_model, kind, max_draft_tokens, transient, max_positions)
@@ -178,13 +183,19 @@ def _model_info(loaded) -> ModelInfo:
 
 
 def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_tokens: int, max_positions: int,
-                     progress: bool, notes: _Notes) -> tuple[Latency, int]:
+                     progress: bool, notes: _Notes, policies: list[str]) -> tuple[Latency, int]:
     import torch
     from tqdm import tqdm
 
     from calibrate.latency import measure_decode, measure_prefill, warm_up
     from calibrate.memory import transient_bytes
-    from calibrate.serving import IDLE_S, RUN_S, measure_idle_wake, measure_step_overhead
+    from calibrate.serving import (
+        IDLE_S,
+        RUN_S,
+        measure_idle_wake,
+        measure_policy_overheads,
+        measure_step_overhead,
+    )
     from calibrate.timing import Timer
 
     timer = Timer(device, grid.warmup, grid.repeats, grid.budget_s, grid.passes)
@@ -246,7 +257,14 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         notes.add(f"idle_wake_factor: prefills that woke the real engine after {IDLE_S:g} s idle took "
                   f"×{1 + idle_wake:.2f} the warm prefill grid's time (median of the samples); the "
                   "simulator slows the first step after idle by it")
-    return latency.model_copy(update={"idle_wake_factor": idle_wake}), transient
+    policy_overheads = measure_policy_overheads(target.model, draft.model, policies, middle_batch, device,
+                                                max_positions, warm)
+    if policy_overheads:
+        notes.add(f"policy_step_overhead_s: the real engine's host time per decode step serving each of "
+                  f"{', '.join(policy_overheads)} (its cost model: this profile's latency), batch "
+                  f"{middle_batch}, {RUN_S:g} s each")
+    update = {"idle_wake_factor": idle_wake, "policy_step_overhead_s": policy_overheads}
+    return latency.model_copy(update=update), transient
 
 
 def _fit_decode(batches, tokens, contexts, times):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from specsim.cli.options import integer_flag
+from specsim.cli.options import integer_flag, policy_list
 from specsim.errors import SpecsimError
 
 
@@ -37,10 +37,13 @@ from specsim.errors import SpecsimError
 @click.option("--threads", metavar="N", help="torch CPU threads (CPU calibrations).")
 @click.option("--seed", default="0", show_default=True, metavar="N")
 @click.option("--name", help="Profile name (default: LABEL-TARGET-DRAFT).")
+@click.option("--policies", metavar="P1;P2", help="Policies whose own host time per step is measured on the "
+              "real engine (profile latency.policy_step_overhead_s), separated by ';' or spaces.")
 def command(gpu: str | None, target: str | None, draft: str | None, out: str | None, dataset: str | None,
             dtype: str | None, device: str | None, quick: bool, force: bool, acceptance_from: str | None,
             max_draft_tokens: str, prompts_per_category: str | None, new_tokens: str | None,
-            greedy_only: bool, threads: str | None, seed: str, name: str | None) -> None:
+            greedy_only: bool, threads: str | None, seed: str, name: str | None,
+            policies: str | None) -> None:
     """Measure prefill, draft-step and verify latency grids (and, for real-weight pairs,
     acceptance per category) on this machine, fit them, and write a profile.
 
@@ -59,6 +62,7 @@ def command(gpu: str | None, target: str | None, draft: str | None, out: str | N
     tokens = integer_flag("--new-tokens", new_tokens, minimum=1)
     thread_count = integer_flag("--threads", threads, minimum=1)
     seed_value = integer_flag("--seed", seed, minimum=0)
+    policy_specs = policy_list("--policies", policies) if policies is not None else []
     out_path = Path(out)
     if out_path.is_dir():
         raise SpecsimError(f"--out {out}: is a folder; give a file name such as profile.json")
@@ -70,7 +74,7 @@ def command(gpu: str | None, target: str | None, draft: str | None, out: str | N
         target, draft, gpu=gpu, device=device, dtype=dtype, quick=quick, dataset=dataset,
         acceptance_from=acceptance_from, max_draft_tokens=max_k, prompts_per_category=per_category,
         new_tokens=tokens, sampling=not greedy_only, force=force, seed=seed_value, threads=thread_count,
-        name=name,
+        name=name, policies=policy_specs,
     )
     save_profile(profile, out_path)
     verify = profile.latency.verify

@@ -1,8 +1,10 @@
 """Command-line values every subcommand parses the same way: integers given as text (so a bad
-one is a one-line error, not click's usage block) and `--set PATH=VALUE` scenario overrides."""
+one is a one-line error, not click's usage block), policy lists and `--set PATH=VALUE` scenario
+overrides."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -33,3 +35,18 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
         except yaml.YAMLError:
             raise SpecsimError(f"--set {item!r}: the value is not valid YAML") from None
     return fields
+
+
+def policy_list(flag: str, text: str) -> list[str]:
+    """Policy specs separated by ';' or spaces, each checked (an unknown one: one line)."""
+    from specsim.policy import make_policy
+
+    specs = [part for part in re.split(r"[;\s]+", text) if part]
+    if not specs:
+        raise SpecsimError(f"{flag}: no policy given")
+    for spec in specs:
+        try:
+            make_policy(spec)
+        except SpecsimError as error:
+            raise SpecsimError(f"{flag}: {error}") from None
+    return specs

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from specsim.cli.options import integer_flag
+from specsim.cli.options import integer_flag, policy_list
 from specsim.errors import SpecsimError
 
 
@@ -102,7 +102,7 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
     assert target is not None and draft is not None
     _check_model("--target", target)
     _check_model("--draft", draft)
-    policy_specs = _policies(policies) if policies is not None else list(loaded.policies)
+    policy_specs = policy_list("--policies", policies) if policies is not None else list(loaded.policies)
     load_values = _loads(loads) if loads is not None else None
     seed_value = integer_flag("--seed", seed, minimum=0)
     repeat_count = integer_flag("--repeats", repeats, minimum=1)
@@ -138,7 +138,8 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
         prompts = scenario_prompts(dataset, tuple(loaded.workload.categories), out_dir)
         profile_value = calibrate(target, draft, gpu=gpu or ("cpu" if device == "cpu" else "cuda"),
                                   device=device.split(":")[0], quick=True, dataset=prompts,
-                                  max_draft_tokens=longest, threads=thread_count, progress=not quiet)
+                                  max_draft_tokens=longest, threads=thread_count, progress=not quiet,
+                                  policies=policy_specs)
         save_profile(profile_value, out_dir / "profile.json")
         say(f"wrote {out_dir / 'profile.json'}")
     probe = calibration_probe_s = None
@@ -209,20 +210,6 @@ def _check_model(flag: str, value: str) -> None:
         load_architecture(value)
     except SpecsimError as error:
         raise SpecsimError(f"{flag}: {error}") from None
-
-
-def _policies(text: str) -> list[str]:
-    from specsim.policy import make_policy
-
-    specs = [part for part in re.split(r"[;\s]+", text) if part]
-    if not specs:
-        raise SpecsimError("--policies: no policy given")
-    for spec in specs:
-        try:
-            make_policy(spec)
-        except SpecsimError as error:
-            raise SpecsimError(f"--policies: {error}") from None
-    return specs
 
 
 def _loads(text: str) -> list[float]:

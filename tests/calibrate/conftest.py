@@ -21,5 +21,6 @@ SMALL_GRID = Grid(batch_sizes=(1, 2, 4), context_tokens=(32, 128), tokens_per_re
 def tiny_profile_path(tiny_pair, tmp_path_factory):
     out, target_dir, draft_dir = tiny_pair
     profile = calibrate(target_dir, draft_dir, gpu="cpu", grid=SMALL_GRID, dataset=out / "prompts.jsonl",
-                        max_draft_tokens=4, prompts_per_category=2, new_tokens=24, threads=1, progress=False)
+                        max_draft_tokens=4, prompts_per_category=2, new_tokens=24, threads=1, progress=False,
+                        policies=["adaptive", "fixed:k=2"])
     return save_profile(profile, tmp_path_factory.mktemp("profiles") / "tiny.json")

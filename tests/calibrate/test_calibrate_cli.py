@@ -78,6 +78,8 @@ def test_dataset_row_without_category(tmp_path):
      "--gpu cpu with --device cuda"),
     (["--gpu", "cpu", *TINY, "--out", "x.json",
       "--acceptance-from", "absent.json"], "--acceptance-from absent.json: no such file"),
+    (["--gpu", "cpu", *TINY, "--out", "x.json", "--policies", "none;fastest"],
+     "--policies: unknown policy 'fastest'"),
 ])
 def test_other_bad_flags(args, fragment):
     one_line_error(invoke(*args), fragment)

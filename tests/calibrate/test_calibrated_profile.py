@@ -41,6 +41,9 @@ def test_profile_loads_and_describes_the_run(tiny_profile_path):
     assert profile.memory.kv_capacity_tokens > 0
     assert profile.latency.step_overhead_s > 0
     assert profile.latency.plain_step_overhead_s is not None and profile.latency.plain_step_overhead_s > 0
+    # the policies named are served on the real engine, each for its own host time per step
+    assert sorted(profile.latency.policy_step_overhead_s) == ["adaptive", "fixed:k=2"]
+    assert all(0 < overhead_s < 0.05 for overhead_s in profile.latency.policy_step_overhead_s.values())
     first_pass = profile.latency.draft_first_pass
     assert first_pass is not None and first_pass.tokens_per_request == [1, 2, 4]
     assert first_pass.batch_sizes == profile.latency.draft_step.batch_sizes
