@@ -3,7 +3,9 @@ moment, on the pair being calibrated, read from the engine's own steps table:
 
 - the host time per step outside the backend calls and prefill — admission, the scheduler's plan
   and bookkeeping, the policy's decision, the speculation protocol's glue, KV slot moves:
-  step − draft − verify − prefill, over decode steps of a full batch;
+  step − draft − verify − prefill, over decode steps of a full batch; for fixed k and plain
+  decoding (the profile's generic overheads), and for each policy calibrate is asked to serve
+  (its own decisions included);
 - how much slower the step that wakes an idle engine runs: requests arrive one at a time, each
   after the engine has finished the previous one and slept, and each prefill is compared with
   the profile's warm prefill for its length.
