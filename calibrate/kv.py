@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
+from realrun.kv import head_dim, kv_heads
+
 
 def new_cache(model) -> DynamicCache:
     """An empty dynamic cache, the engine's kind (layers typed from the config where supported)."""
@@ -13,14 +15,6 @@ def new_cache(model) -> DynamicCache:
         return DynamicCache(config=model.config)
     except TypeError:  # a transformers without the config argument
         return DynamicCache()
-
-
-def head_dim(config) -> int:
-    return int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
-
-
-def kv_heads(config) -> int:
-    return int(getattr(config, "num_key_value_heads", None) or config.num_attention_heads)
 
 
 def random_cache(model, batch: int, context_tokens: int, dtype: torch.dtype, device: torch.device

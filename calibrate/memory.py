@@ -12,7 +12,7 @@ import torch
 
 from calibrate.hardware import host_memory_bytes
 from calibrate.kv import decode_inputs, random_cache
-from calibrate.models import LoadedModel
+from realrun.models import LoadedModel
 from specsim.profile.schema import Memory
 
 MEMORY_UTILISATION = 0.9

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from calibrate.kv import decode_inputs, random_cache
-from calibrate.models import load_model
+from realrun.models import load_model
 
 CONTEXT_TOKENS = 64
 REPEATS = 15

@@ -12,7 +12,7 @@ import numpy as np
 
 from calibrate.grid import Grid, clip_to_positions, default_grid, fit_to_memory
 from calibrate.hardware import check_gpu_label, cpu_name, resolve_device
-from calibrate.models import TORCH_DTYPES, resolve_model, weights_kind
+from realrun.models import TORCH_DTYPES, resolve_model, weights_kind
 from specsim.errors import SpecsimError
 from specsim.policy import make_policy
 from specsim.policy.simple import FixedLength, NoSpeculation
@@ -90,7 +90,7 @@ def calibrate(
 
     import torch
 
-    from calibrate.models import load_model
+    from realrun.models import load_model
 
     cuda_available = cuda_device_name is not None or torch.cuda.is_available()
     kind = resolve_device(gpu, device, cuda_available)

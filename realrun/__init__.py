@@ -11,7 +11,7 @@ Files, one concept each:
 - `backend.py`   the SpeculationBackend: draft passes and one verify pass with real models
 - `acceptance.py` token choice and acceptance: greedy match, speculative rejection sampling
 - `kv.py`        per-request KV caches as slots; rollback = lowering a slot's length (masked, no copy)
-- `models.py`    loading the pair on a device (calibrate's loader)
+- `models.py`    loading a model or the pair on a device (calibrate loads through it too)
 - `prompts.py`   each request's prompt ids from its category's prompt set, trimmed/padded
 - `clock.py`     timing (perf_counter; CUDA synchronised), time inside forwards
 - `progress.py`  the live progress line

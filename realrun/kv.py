@@ -24,7 +24,13 @@ from __future__ import annotations
 
 import torch
 
-from calibrate.kv import head_dim, kv_heads
+
+def head_dim(config) -> int:
+    return int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
+
+
+def kv_heads(config) -> int:
+    return int(getattr(config, "num_key_value_heads", None) or config.num_attention_heads)
 
 
 class SlotKV:
