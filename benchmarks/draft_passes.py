@@ -5,8 +5,8 @@
 On the tiny real-weight pair (calibrate/tiny_pair.py), serves scenarios/validate-cpu.yaml at
 load 1.0 with each policy, times every `RealSpeculation.draft_pass` call (what the engine books as
 draft time) and groups them: a step's first pass by the tokens it feeds per request (1, 2 after a
-full acceptance, 3+ after steps without drafting), the passes after it, and subset passes (not
-every row drafting). Next to each group's median: what the profile predicts for the same calls
+full acceptance, 3+ after steps without drafting), the passes after it (the second apart from
+the rest), and subset passes (not every row drafting). Next to each group's median: what the profile predicts for the same calls
 — `draft_first_pass_s` for first passes, `draft_step_s` for the others (a profile without a
 first-pass grid prices every pass as a draft step) — and the ratio of the sums.
 P: a profile calibrated on the pair (validate's OUT/profile.json, or `specsim calibrate --quick`).
@@ -61,7 +61,7 @@ class PassRecorder:
                 group = f"first, {min(fed, 3)}{'+' if fed >= 3 else ''} token{'s' if fed > 1 else ''}"
             else:
                 predicted_s = latency.draft_step_s(len(chosen), context)
-                group = "later"
+                group = "later, 2nd pass" if position == 1 else "later, 3rd+ pass"
             if len(chosen) < batch:
                 group += ", subset"
             self.passes[group].append((measured_s, predicted_s))

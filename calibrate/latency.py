@@ -21,8 +21,9 @@ So:
   evicted the draft's weights) and 0.30-0.45 ms more at two (the catch-up after a full
   acceptance), which a pooled grid priced alike (`benchmarks/draft_passes.py`, two runs); widths
   w > 1 come from steps whose draft cache starts w − 1 tokens short, as the engine's does;
-- draft_step(b, c) pools the passes after the first. (Open: the engine's later passes ran
-  1.5-1.65x this grid's price while its first passes ran 1.17-1.32x theirs, in the same runs.)
+- draft_step(b, c) pools the passes after the first: right after a calibration the engine's
+  second passes ran 1.01-1.21x this price and its third and later ones 0.84-1.10x (two runs of
+  `benchmarks/draft_passes.py`, 2026-12-01); one price for both is within the machine's noise.
 - prefill runs target then draft per point, into slots, as the engine's prefill step does.
 Rollback between samples is the engine's own: each slot's length is set back (no copy).
 
