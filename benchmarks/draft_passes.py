@@ -6,9 +6,10 @@ On the tiny real-weight pair (calibrate/tiny_pair.py), serves scenarios/validate
 load 1.0 with each policy, times every `RealSpeculation.draft_pass` call (what the engine books as
 draft time) and groups them: a step's first pass by the tokens it feeds per request (1, 2 after a
 full acceptance, 3+ after steps without drafting), the passes after it (the second apart from
-the rest), and subset passes (not every row drafting). Next to each group's median: what the profile predicts for the same calls
-— `draft_first_pass_s` for first passes, `draft_step_s` for the others (a profile without a
-first-pass grid prices every pass as a draft step) — and the ratio of the sums.
+the rest), and subset passes (not every row drafting). Next to each group's median: what the
+profile predicts for the same calls — `draft_first_pass_s` for first passes, `draft_step_s` for
+the others (a profile without a first-pass grid prices every pass as a draft step) — and the
+ratio of the sums.
 P: a profile calibrated on the pair (validate's OUT/profile.json, or `specsim calibrate --quick`).
 Timings on shared CPUs move by ±10-20% between runs.
 """

@@ -1,7 +1,7 @@
-"""A profile whose forwards all run `factor` times slower (or faster): the same hardware at a
-different speed. `specsim validate` uses it to ask how far the simulator would be from a real run
-had the profile been measured at the speed the machine actually ran at (a shared machine drifts).
-Host overheads are kept: they are Python time, not forwards.
+"""A profile whose forwards run `factor` times slower (or faster) — prefills by their own factor
+when given: the same hardware at a different speed. `specsim validate` uses it to ask how far the
+simulator would be from a real run had the profile been measured at the speed the machine actually
+ran at (a shared machine drifts). Host overheads are kept: they are Python time, not forwards.
 """
 
 from __future__ import annotations
@@ -9,17 +9,24 @@ from __future__ import annotations
 from specsim.profile.schema import LatencyFit, Profile
 
 
-def scale_forwards(profile: Profile, factor: float) -> Profile:
-    if not factor > 0:
-        raise ValueError(f"speed factor must be > 0, got {factor}")
+def scale_forwards(profile: Profile, factor: float, prefill_factor: float | None = None) -> Profile:
+    prefill_factor = factor if prefill_factor is None else prefill_factor
+    for value in (factor, prefill_factor):
+        if not value > 0:
+            raise ValueError(f"speed factor must be > 0, got {value}")
     latency = profile.latency
     grids = {}
-    for name in ("draft_step", "verify", "prefill_target", "prefill_draft"):
+    for name, scale in (("draft_step", factor), ("verify", factor), ("draft_first_pass", factor),
+                        ("prefill_target", prefill_factor), ("prefill_draft", prefill_factor)):
         grid = getattr(latency, name)
-        grids[name] = grid.model_copy(update={"time_s": _scaled(grid.time_s, factor),
-                                              "fit": _scaled_fit(grid.fit, factor)})
+        if grid is not None:  # draft_first_pass is optional
+            grids[name] = grid.model_copy(update={"time_s": _scaled(grid.time_s, scale),
+                                                  "fit": _scaled_fit(grid.fit, scale)})
+    speeds = f"forwards ×{factor:.3g}"
+    if prefill_factor != factor:
+        speeds += f", prefills ×{prefill_factor:.3g}"
     return profile.model_copy(update={
-        "name": f"{profile.name} (forwards ×{factor:.3g})",
+        "name": f"{profile.name} ({speeds})",
         "latency": latency.model_copy(update=grids),
     })
 

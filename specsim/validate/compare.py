@@ -12,9 +12,10 @@ TPOT because nothing finished, or no accepted length under `none`) passes, one u
 Mean accepted length and mean k are reported, not gated: they explain a latency error, and the
 latencies already carry their effect. Columns `replay`/`replay_error` are the simulator with the
 real run's measured acceptance replayed (what is left there is timing error);
-`at_real_speed`/`at_real_speed_error` replay the acceptance and scale every forward to the speed the
-machine ran at during the real run (`speed.py`: what is left there is neither acceptance nor the
-machine's speed drift, but the rest of the model); both are diagnostics, never gated. `noise` is the
+`at_real_speed`/`at_real_speed_error` replay the acceptance and scale the forwards to the speed the
+machine ran at during the real run, decode and prefill apart (`speed.py`: what is left there is
+neither acceptance nor the machine's speed drift, but the rest of the model); both are
+diagnostics, never gated. `noise` is the
 difference between two real runs of the same point, in the same unit as the error — the floor
 under which the simulator cannot be judged.
 """

@@ -1,7 +1,7 @@
 """One validation: for each load × policy, the real run, the simulator on the identical workload,
 the simulator again with the real run's measured acceptance replayed, and once more with that
-acceptance and every forward scaled to the speed the machine ran at during the real run
-(`speed.py`); then the error table and the report.
+acceptance and its forwards scaled to the speed the machine ran at during the real run — decode
+forwards and prefills apart (`speed.py`); then the error table and the report.
 
 Load: a value of `workload.rate_scale` (it multiplies every arrival rate, or divides a trace's
 gaps), applied with `Scenario.with_fields`; the default is the scenario's own sweep axis on
@@ -18,7 +18,6 @@ block of real runs (validate-cpu: ~3 minutes between a run and its repeat).
 from __future__ import annotations
 
 import inspect
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from specsim.results import RunResult
 from specsim.scenario import Scenario, build_requests
 from specsim.validate.acceptance import measured_acceptance
 from specsim.validate.compare import DEFAULT_THRESHOLDS, Thresholds, compare_point
-from specsim.validate.speed import forward_time_ratio
+from specsim.validate.speed import speed_ratios
 from specsim.workload.requests import Requests
 
 LOAD_FIELD = "workload.rate_scale"
@@ -127,12 +126,14 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                 replayed = simulate(point_scenario, spec, seed, profile=profile, requests=requests,
                                     acceptance_replay=acceptance)
                 runs["sim, replayed acceptance"] = replayed
-                factor = forward_time_ratio(real, replayed)
-                if math.isfinite(factor) and factor > 0:
+                speeds = speed_ratios(real, replayed)
+                if speeds.usable:
+                    prefill = speeds.prefill_or_decode()
                     runs[AT_REAL_SPEED] = simulate(point_scenario, spec, seed,
-                                                   profile=scale_forwards(profile, factor),
+                                                   profile=scale_forwards(profile, speeds.decode, prefill),
                                                    requests=requests, acceptance_replay=acceptance)
-                    runs[AT_REAL_SPEED].details["forward_time_ratio"] = factor
+                    runs[AT_REAL_SPEED].details.update(decode_time_ratio=speeds.decode,
+                                                       prefill_time_ratio=prefill)
             tables.append(compare_point(label, load, real, sim, replay=runs.get("sim, replayed acceptance"),
                                         at_real_speed=runs.get(AT_REAL_SPEED),
                                         repeat=runs.get("real repeat"), thresholds=thresholds))
@@ -171,12 +172,14 @@ def speed_notes(points: list[dict[str, Any]]) -> list[str]:
     parts = []
     for point in points:
         if AT_REAL_SPEED in point["runs"]:
-            factor = point["runs"][AT_REAL_SPEED].details["forward_time_ratio"]
-            parts.append(f"{point['policy']} @ {point['load']:g} ×{factor:.2f}")
+            details = point["runs"][AT_REAL_SPEED].details
+            parts.append(f"{point['policy']} @ {point['load']:g} ×{details['decode_time_ratio']:.2f} / "
+                         f"×{details['prefill_time_ratio']:.2f}")
     if not parts:
         return []
-    return ["forward time per token, real run / simulator with its acceptance replayed (the 'at real "
-            "speed' column reruns that simulation with every forward scaled by it): " + ", ".join(parts)]
+    return ["forward time, real run / simulator with its acceptance replayed, decode per token / prefill "
+            "per prompt token, wake-ups included (the 'at real speed' column reruns that simulation with "
+            "the forwards scaled by them): " + ", ".join(parts)]
 
 
 def _keywords(function: Callable[..., Any]) -> set[str]:

@@ -4,29 +4,57 @@ replay of it.
 A shared machine's speed drifts (on the project's 2-core VM the same forward took 8 ms at one
 moment and 14 ms twenty minutes later), and a profile is one moment of it. To tell that apart
 from a wrong model, validate reruns the simulator with the real run's acceptance replayed *and*
-every forward scaled by the ratio measured here; what error is left there comes from the rest of
+its forwards scaled by the ratios measured here; what error is left there comes from the rest of
 the model — step composition, batching, admission, overheads, the latency surface's shape.
+
+Decode forwards and prefills get a ratio each: they drift apart (in run 16 the real decode
+forwards ran 1.19-1.62x the profile while the prefills ran 1.06-1.51x, VALIDATION.md), and the
+prefill ratio also holds how much the engine's wake-up after idle differed from the profile's
+`idle_wake_factor` — the sim's prefill times include that factor.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from specsim.results import RunResult
 
 
-def forward_time_ratio(real: RunResult, sim: RunResult) -> float:
-    """Forward seconds (draft + verify + prefill) per decoded token in the real run over the same
-    in `sim` — the simulator on the same requests with the real run's acceptance replayed, so both
-    did nearly the same work. NaN when either run decoded nothing."""
-    per_token = []
+@dataclass(frozen=True)
+class SpeedRatios:
+    """Real over simulated forward time: decode per decoded token, prefill per prefilled token
+    (NaN where either run did none)."""
+
+    decode: float
+    prefill: float
+
+    @property
+    def usable(self) -> bool:
+        return math.isfinite(self.decode) and self.decode > 0
+
+    def prefill_or_decode(self) -> float:
+        """The prefill ratio, or — in a run without prefills — the decode one."""
+        return self.prefill if math.isfinite(self.prefill) and self.prefill > 0 else self.decode
+
+
+def speed_ratios(real: RunResult, sim: RunResult) -> SpeedRatios:
+    """`sim` is the simulator on the same requests with the real run's acceptance replayed, so both
+    did nearly the same work."""
+    decode = _ratio(real, sim, ["draft_s", "verify_s"], lambda steps: steps["batch_size"].sum()
+                    + steps["accepted"].sum())  # each decoding request: its accepted drafts + 1
+    prefill = _ratio(real, sim, ["prefill_s"], lambda steps: steps["prefill_tokens"].sum())
+    return SpeedRatios(decode, prefill)
+
+
+def _ratio(real: RunResult, sim: RunResult, seconds_columns: list[str], count) -> float:
+    per_unit = []
     for run in (real, sim):
         steps = run.steps
-        forward_s = float((steps["draft_s"] + steps["verify_s"] + steps["prefill_s"]).sum())
-        # each decoding request gets its accepted drafts and one more token per step
-        tokens = int(steps["batch_size"].sum() + steps["accepted"].sum())
-        per_token.append(forward_s / tokens if tokens else math.nan)
-    real_s, sim_s = per_token
+        seconds = float(steps[seconds_columns].to_numpy().sum())
+        units = float(count(steps))
+        per_unit.append(seconds / units if units else math.nan)
+    real_s, sim_s = per_unit
     if math.isnan(real_s) or math.isnan(sim_s) or sim_s <= 0:
         return math.nan
     return real_s / sim_s

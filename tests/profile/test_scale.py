@@ -1,5 +1,5 @@
-"""scale_forwards: every forward prediction × factor, inside the grids and on their fits; host
-overheads unchanged."""
+"""scale_forwards: every forward prediction × factor (prefills × their own factor when given),
+inside the grids and on their fits; host overheads unchanged."""
 
 from __future__ import annotations
 
@@ -24,7 +24,22 @@ def test_every_forward_scales_and_overheads_stay() -> None:
     assert (slow.step_overhead_s, slow.plain_step_overhead_s) == (5e-4, 2e-4)
 
 
+def test_first_passes_scale_with_decode_and_prefills_by_their_own_factor() -> None:
+    profile = linear_profile(draft_step_s=0.001, verify_base_s=0.01, prefill_base_s=0.02,
+                             prefill_per_token_s=1e-5, first_pass_s=0.0015, first_pass_per_token_s=3e-4)
+    base = LatencyModel(profile.latency)
+    scaled = LatencyModel(scale_forwards(profile, 1.5, prefill_factor=0.8).latency)
+    for width in (1, 2, 4):
+        expected = 1.5 * base.draft_first_pass_s(3, width, 100.0)
+        assert scaled.draft_first_pass_s(3, width, 100.0) == pytest.approx(expected)
+    assert scaled.verify_s(3, 3.0, 100.0) == pytest.approx(1.5 * base.verify_s(3, 3.0, 100.0))
+    assert scaled.prefill_s(2, 300.0, True) == pytest.approx(0.8 * base.prefill_s(2, 300.0, True))
+    assert scaled.prefill_s(2, 300.0, False) == pytest.approx(0.8 * base.prefill_s(2, 300.0, False))
+
+
 def test_factor_must_be_positive() -> None:
     profile = linear_profile(draft_step_s=0.001, verify_base_s=0.01)
     with pytest.raises(ValueError, match="> 0"):
         scale_forwards(profile, 0.0)
+    with pytest.raises(ValueError, match="> 0"):
+        scale_forwards(profile, 1.0, prefill_factor=-1.0)

@@ -17,7 +17,7 @@ from specsim.scenario import scenario_from_dict
 from specsim.validate.compare import METRICS
 from specsim.validate.report import write_report
 from specsim.validate.run import AT_REAL_SPEED, run_validation
-from specsim.validate.speed import forward_time_ratio
+from specsim.validate.speed import speed_ratios
 
 serve_module = pytest.importorskip("realrun.serve", reason="the real engine (realrun.serve) is not built yet")
 
@@ -96,4 +96,4 @@ def test_reduced_validate_on_cpu(calibrated_pair, tmp_path):
     # token — not exactly: slower steps change the batch compositions (0.94 seen once); the exact
     # recovery is tested deterministically in test_validate_flow.py
     runs = result.points[0]["runs"]
-    assert forward_time_ratio(runs["real"], runs[AT_REAL_SPEED]) == pytest.approx(1.0, abs=0.25)
+    assert speed_ratios(runs["real"], runs[AT_REAL_SPEED]).decode == pytest.approx(1.0, abs=0.25)

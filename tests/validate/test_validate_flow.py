@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -57,9 +58,9 @@ def test_identical_worlds_give_zero_error(shipped_profile, tmp_path):
                                                         "sim-replay"]
     # the "real" run is the simulator: it ran at the profile's speed, give or take the replay's
     # different step compositions
-    factor = read_result(folder / "sim-real-speed").details["forward_time_ratio"]
+    factor = read_result(folder / "sim-real-speed").details["decode_time_ratio"]
     assert 0.9 < factor < 1.1
-    assert any(note.startswith("forward time per token, real run / simulator") for note in result.notes)
+    assert any(note.startswith("forward time, real run / simulator") for note in result.notes)
     assert len(read_result(folder / "sim").requests) == len(read_result(folder / "real").requests)
     # the speed probe before each real run, against the calibration's, in the notes and run details
     assert "speed probe, fixed:k=3 @ load 0.5: before real 20.0 ms, before real repeat 20.0 ms, at " \
@@ -129,16 +130,23 @@ def test_repeats_come_after_every_policys_first_run(shipped_profile):
     assert calls == [(load, policy) for load in (0.5, 1.0) for _ in range(2) for policy in policies]
 
 
-def test_at_real_speed_recovers_a_uniformly_slower_machine(shipped_profile, tmp_path):
-    # the "real" engine is the simulator on a machine whose every forward is 1.5× slower
-    slower = scale_forwards(shipped_profile, 1.5)
+def test_at_real_speed_recovers_a_slower_machine(shipped_profile, tmp_path):
+    # the "real" engine is the simulator on a machine whose decode forwards are 1.5× slower and
+    # whose prefills are 0.7× (a machine drifts unevenly; validate measures the two apart)
+    slower = scale_forwards(shipped_profile, 1.5, prefill_factor=0.7)
     scenario = small_scenario(rate=5.0, duration_s=10.0, output_tokens=SHORT)
     result = run_validation(scenario, profile=shipped_profile, target="t", draft="d", out=tmp_path,
                             policies=["fixed:k=3"], loads=[0.5], repeats=1,
                             serve=lambda scenario, spec, seed, target, draft, **_: simulate(
                                 scenario, spec, seed, profile=slower))
-    factor = read_result(tmp_path / "runs" / "fixed_k=3@0.5" / "sim-real-speed").details["forward_time_ratio"]
-    assert 1.4 < factor < 1.6
+    details = read_result(tmp_path / "runs" / "fixed_k=3@0.5" / "sim-real-speed").details
+    assert 1.4 < details["decode_time_ratio"] < 1.6
+    assert details["prefill_time_ratio"] == pytest.approx(0.7, rel=0.02)  # the same prompts, prefilled alike
+    ttft = result.table.set_index("metric").loc["ttft_p50_s"]
+    assert ttft["error"] > 0.3 and abs(ttft["at_real_speed_error"]) < 0.01
     tpot = result.table.set_index("metric").loc["tpot_p50_s"]
-    assert tpot["error"] < -0.2  # the profile's speed: a third faster than this "real" machine
-    assert abs(tpot["at_real_speed_error"]) < 0.05
+    assert tpot["error"] < -0.3  # the profile's speed: a third faster than this "real" machine
+    # what is left at real speed is the replay's: one i.i.d. acceptance rate per request is not
+    # the profile's per-position curve (the replay alone moved median TPOT by 4-10% on this
+    # scenario at factors 1.0-1.5, 2026-12-01)
+    assert abs(tpot["at_real_speed_error"]) < 0.10
