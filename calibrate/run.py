@@ -192,6 +192,7 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
     from calibrate.serving import (
         IDLE_S,
         RUN_S,
+        WAKE_PROMPT_TOKENS,
         measure_idle_wake,
         measure_policy_overheads,
         measure_step_overhead,
@@ -245,18 +246,17 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         step_overhead_s=step_overhead,
         plain_step_overhead_s=plain_overhead,
     )
-    # against the warm prefill just measured: the grids must exist first
-    warm = LatencyModel(latency)
+    warm = LatencyModel(latency)  # the grids just measured: the policies' cost model, the wake-up's spacing
     idle_wake = measure_idle_wake(target.model, draft.model, FixedLength(overhead_k),
-                                  lambda tokens: warm.prefill_s(1, float(tokens), True), device)
+                                  warm.prefill_s(1, float(WAKE_PROMPT_TOKENS), True), device)
     if math.isnan(idle_wake):  # said in the notes, never a silent default
         idle_wake = 0.0
-        notes.add(f"idle_wake_factor: not measured (no prefill of the wake-up run followed a {IDLE_S:g} s "
-                  "idle wait); set to 0")
+        notes.add(f"idle_wake_factor: not measured (the wake-up run lacked a prefill after a {IDLE_S:g} s "
+                  "idle wait or one on a warm engine); set to 0")
     else:
         notes.add(f"idle_wake_factor: prefills that woke the real engine after {IDLE_S:g} s idle took "
-                  f"×{1 + idle_wake:.2f} the warm prefill grid's time (median of the samples); the "
-                  "simulator slows the first step after idle by it")
+                  f"×{1 + idle_wake:.2f} the time of its prefills on a warm engine in the same seconds "
+                  "(medians); the simulator slows the first step after idle by it")
     policy_overheads = measure_policy_overheads(target.model, draft.model, policies, middle_batch, device,
                                                 max_positions, warm)
     if policy_overheads:

@@ -6,9 +6,9 @@ moment, on the pair being calibrated, read from the engine's own steps table:
   step − draft − verify − prefill, over decode steps of a full batch; for fixed k and plain
   decoding (the profile's generic overheads), and for each policy calibrate is asked to serve
   (its own decisions included);
-- how much slower the step that wakes an idle engine runs: requests arrive one at a time, each
-  after the engine has finished the previous one and slept, and each prefill is compared with
-  the profile's warm prefill for its length.
+- how much slower the step that wakes an idle engine runs: groups of requests arrive after the
+  engine has slept; the prefill that wakes it is compared with the prefills of the same group,
+  which find it warm.
 
 Why the engine itself and not a model of it: host time is whatever the engine's Python makes it
 (0.2 ms per plain step and 0.4-0.6 ms per fixed-k step of the tiny pair on the 2-core CPU:
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -44,6 +43,7 @@ PROMPT_TOKENS = 16
 RUN_S = 1.0  # of serving per overhead measurement: ~50 decode steps of the tiny pair on the CPU
 WAKE_PROMPT_TOKENS = 32
 WAKE_SAMPLES = 9
+WAKE_GROUP = 3  # requests arriving together: the first wakes the engine, the others find it warm
 IDLE_S = 0.5  # the sleep before each wake-up sample: the order of validate-cpu's light-load gaps
 
 
@@ -78,26 +78,34 @@ def measure_policy_overheads(target, draft, policy_specs: list[str], batch: int,
     return overheads
 
 
-def measure_idle_wake(target, draft, policy: Policy, warm_prefill_s: Callable[[int], float], device: str,
+def measure_idle_wake(target, draft, policy: Policy, prefill_estimate_s: float, device: str,
                       samples: int = WAKE_SAMPLES, idle_s: float = IDLE_S) -> float:
-    """median(prefill after an idle wait / `warm_prefill_s(prompt tokens)`) − 1, at least 0: the
-    factor the simulator slows the first step after idle by; NaN when no prefill followed a wait.
-    One request at a time (a prefill and two decode steps), each arriving `idle_s` plus four warm
-    prefills' time after the previous one, so that every prefill but the first follows a sleep of
-    about `idle_s` even when the wake-up doubles it, as on a lightly loaded engine."""
+    """median(prefill that wakes the engine after an idle wait) / median(prefill of an engine that
+    was busy right before) − 1, at least 0: the factor the simulator slows the first step after
+    idle by; NaN when either kind of prefill is missing.
+
+    Both kinds come from the same few seconds of serving, so a slow or fast spell of the machine
+    is in both: `samples` groups of WAKE_GROUP requests arrive together, one request at a time is
+    served (a prefill and two decode steps); the group's first prefill follows a sleep of about
+    `idle_s`, the others follow the previous request's last step. (Against the prefill grid
+    instead, calibrations on 2026-12-01 read ×1.29 and ×1.38 while the real runs minutes later
+    woke at ×1.0 of that grid: a spell at the moment of the wake-up run counted as wake-up.)
+    `prefill_estimate_s`: about one prefill of WAKE_PROMPT_TOKENS, to space the groups so that
+    each sleep lasts about `idle_s` even when the wake-up doubles a prefill."""
     output_tokens = 3
-    spacing_s = idle_s + 4 * warm_prefill_s(WAKE_PROMPT_TOKENS)
-    arrival_s = np.arange(samples + 1) * spacing_s
+    busy_s = WAKE_GROUP * 4 * prefill_estimate_s  # a group's prefills and decode steps, with margin
+    groups_s = np.arange(samples + 1) * (idle_s + busy_s)
+    arrival_s = np.repeat(groups_s, WAKE_GROUP)
     steps = serve_briefly(target, draft, policy, arrival_s, WAKE_PROMPT_TOKENS, output_tokens, 1,
-                          arrival_s[-1] + 60.0, device)
+                          groups_s[-1] + 60.0, device)
     ends = (steps["t_s"] + steps["step_s"]).to_numpy()
-    gap_s = np.concatenate([[0.0], steps["t_s"].to_numpy()[1:] - ends[:-1]])
-    woken = steps[(steps["batch_size"] == 0).to_numpy() & (gap_s > 0.5 * idle_s)]
-    if woken.empty:
+    gap_s = np.concatenate([[np.nan], steps["t_s"].to_numpy()[1:] - ends[:-1]])  # the first: neither
+    prefills = (steps["batch_size"] == 0).to_numpy() & (steps["prefill_tokens"] > 0).to_numpy()
+    woken = steps["prefill_s"].to_numpy()[prefills & (gap_s > 0.5 * idle_s)]
+    warm = steps["prefill_s"].to_numpy()[prefills & (gap_s < 0.05 * idle_s)]
+    if len(woken) == 0 or len(warm) == 0:
         return math.nan
-    warm_s = np.array([warm_prefill_s(int(tokens)) for tokens in woken["prefill_tokens"]])
-    ratios = woken["prefill_s"].to_numpy() / warm_s
-    return max(0.0, float(np.median(ratios)) - 1.0)
+    return max(0.0, float(np.median(woken) / np.median(warm)) - 1.0)
 
 
 def serve_briefly(target, draft, policy: Policy, arrival_s: np.ndarray, prompt_tokens: int,
