@@ -192,10 +192,13 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
     from calibrate.serving import (
         IDLE_S,
         RUN_S,
+        SPREAD_QUANTILES,
         WAKE_PROMPT_TOKENS,
+        decode_steps,
+        host_overhead_s,
         measure_idle_wake,
         measure_policy_overheads,
-        measure_step_overhead,
+        step_time_spread,
     )
     from calibrate.timing import Timer
 
@@ -217,12 +220,21 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
                                 timer, dtype, device, tick, interleave_bytes, grid.first_pass_tokens)
     middle_batch = grid.batch_sizes[len(grid.batch_sizes) // 2]
     overhead_k = min(4, max_draft_tokens)
-    step_overhead, plain_overhead = [
-        measure_step_overhead(target.model, draft.model, policy, middle_batch, RUN_S, device, max_positions)
+    generic_runs = [
+        decode_steps(target.model, draft.model, policy, middle_batch, RUN_S, device, max_positions)
         for policy in (FixedLength(overhead_k), NoSpeculation())]
+    step_overhead, plain_overhead = [host_overhead_s(steps) for steps in generic_runs]
     notes.add(f"step_overhead_s / plain_step_overhead_s: the real engine's host time per decode step outside "
               f"its backend calls, fixed k = {overhead_k} / plain decoding, batch {middle_batch}, "
               f"{RUN_S:g} s of serving each")
+    spread = step_time_spread(generic_runs)
+    if spread:
+        notes.add(f"step_time_spread: {SPREAD_QUANTILES} quantiles of a step's time over its run's median, "
+                  f"from the same {sum(len(steps) for steps in generic_runs)} steps "
+                  f"(p2.5 ×{spread[0]:.2f}, p97.5 ×{spread[-1]:.2f})")
+    else:
+        notes.add(f"step_time_spread: not measured (fewer than {2 * SPREAD_QUANTILES} decode steps in "
+                  f"{RUN_S:g} s); every simulated step takes its predicted time")
     transient = transient_bytes(target.model, grid.batch_sizes[-1], grid.tokens_per_request[-1],
                                 grid.context_tokens[-1], dtype, device)
 
@@ -263,7 +275,8 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         notes.add(f"policy_step_overhead_s: the real engine's host time per decode step serving each of "
                   f"{', '.join(policy_overheads)} (its cost model: this profile's latency), batch "
                   f"{middle_batch}, {RUN_S:g} s each")
-    update = {"idle_wake_factor": idle_wake, "policy_step_overhead_s": policy_overheads}
+    update = {"idle_wake_factor": idle_wake, "policy_step_overhead_s": policy_overheads,
+              "step_time_spread": spread}
     return latency.model_copy(update=update), transient
 
 

@@ -6,6 +6,8 @@ moment, on the pair being calibrated, read from the engine's own steps table:
   step − draft − verify − prefill, over decode steps of a full batch; for fixed k and plain
   decoding (the profile's generic overheads), and for each policy calibrate is asked to serve
   (its own decisions included);
+- how much steps of one shape vary from step to step (`step_time_spread`), from the same
+  decode steps as the generic overheads;
 - how much slower the step that wakes an idle engine runs: groups of requests arrive after the
   engine has slept; the prefill that wakes it is compared with the prefills of the same group,
   which find it warm.
@@ -42,15 +44,16 @@ from specsim.workload.requests import Requests
 PROMPT_TOKENS = 16
 RUN_S = 1.0  # of serving per overhead measurement: ~50 decode steps of the tiny pair on the CPU
 WAKE_PROMPT_TOKENS = 32
+SPREAD_QUANTILES = 20
 WAKE_SAMPLES = 9
 WAKE_GROUP = 3  # requests arriving together: the first wakes the engine, the others find it warm
 IDLE_S = 0.5  # the sleep before each wake-up sample: the order of validate-cpu's light-load gaps
 
 
-def measure_step_overhead(target, draft, policy: Policy, batch: int, seconds: float, device: str,
-                          max_positions: int, latency: LatencyModel | None = None) -> float:
-    """Median host time per decode step (no prefill in it) of `batch` requests served by `policy`
-    for about `seconds`. Requests all arrive at once and are long enough not to finish (within
+def decode_steps(target, draft, policy: Policy, batch: int, seconds: float, device: str,
+                 max_positions: int, latency: LatencyModel | None = None) -> pd.DataFrame:
+    """The engine's decode steps (no prefill in them) of `batch` requests served by `policy` for
+    about `seconds`. Requests all arrive at once and are long enough not to finish (within
     `max_positions`). `latency`: the policy's cost model (default: a synthetic one — fixed-k and
     plain steps never ask it; an adaptive policy steers its k by it)."""
     output_tokens = max(2, min(512, max_positions - PROMPT_TOKENS - policy.max_draft_tokens - 2))
@@ -59,7 +62,29 @@ def measure_step_overhead(target, draft, policy: Policy, batch: int, seconds: fl
     decode = steps[(steps["prefill_s"] == 0) & (steps["batch_size"] == batch)]
     if decode.empty:
         raise RuntimeError(f"no decode step of batch {batch} ran in {seconds:g} s")
+    return decode
+
+
+def host_overhead_s(decode: pd.DataFrame) -> float:
+    """Median host time per step outside the backend calls."""
     return float(np.median(decode["step_s"] - decode["draft_s"] - decode["verify_s"]))
+
+
+def measure_step_overhead(target, draft, policy: Policy, batch: int, seconds: float, device: str,
+                          max_positions: int, latency: LatencyModel | None = None) -> float:
+    """`host_overhead_s` of `decode_steps`."""
+    steps = decode_steps(target, draft, policy, batch, seconds, device, max_positions, latency)
+    return host_overhead_s(steps)
+
+
+def step_time_spread(runs: list[pd.DataFrame], quantiles: int = SPREAD_QUANTILES) -> list[float]:
+    """Quantiles, at probabilities (i + 0.5)/quantiles, of each step's time over the median step of
+    its run — runs of steps of one shape (a fixed k or plain decoding at one batch size), so what
+    varies is the machine, not the work; empty when the runs hold fewer than 2 × quantiles steps."""
+    ratios = np.concatenate([run["step_s"].to_numpy() / np.median(run["step_s"]) for run in runs])
+    if len(ratios) < 2 * quantiles:
+        return []
+    return np.quantile(ratios, (np.arange(quantiles) + 0.5) / quantiles).tolist()
 
 
 def measure_policy_overheads(target, draft, policy_specs: list[str], batch: int, device: str,

@@ -13,6 +13,7 @@ from sim.replay_acceptance import ReplayedAcceptance
 from sim.replica import SimReplica
 from sim.router import make_router
 from sim.sampling import SampledSpeculation
+from sim.step_jitter import StepJitter
 from specsim.engine.records import RunLog
 from specsim.engine.scheduler import BatchLimits, Scheduler
 from specsim.errors import SpecsimError
@@ -23,7 +24,14 @@ from specsim.profile import Profile, load_profile
 from specsim.profile.acceptance import AcceptanceModel
 from specsim.profile.latency import LatencyModel
 from specsim.results import RunResult
-from specsim.scenario import STREAM_REPLICA, Scenario, build_requests, request_latents, rng_for
+from specsim.scenario import (
+    STREAM_REPLICA,
+    STREAM_STEP_JITTER,
+    Scenario,
+    build_requests,
+    request_latents,
+    rng_for,
+)
 from specsim.workload.requests import Requests
 
 
@@ -53,7 +61,9 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
         backend = SampledSpeculation(acceptance, rng_for(seed, STREAM_REPLICA + index))
         if acceptance_replay is not None:
             backend = ReplayedAcceptance(acceptance, backend.rng, scheduler.decode, acceptance_replay)
-        replicas.append(SimReplica(env, scheduler, policy, backend, cost))
+        jitter = (StepJitter(latency.step_time_spread, rng_for(seed, STREAM_STEP_JITTER + index))
+                  if len(latency.step_time_spread) else None)
+        replicas.append(SimReplica(env, scheduler, policy, backend, cost, jitter))
     router = make_router(scenario.cluster.router, replicas)
 
     all_done = env.event()

@@ -11,6 +11,7 @@ import simpy
 
 from sim.draft_lag import DraftLag
 from sim.sampling import SampledSpeculation
+from sim.step_jitter import StepJitter
 from specsim.engine.scheduler import Scheduler, SpeculationResult, StepTimes
 from specsim.engine.speculation import speculate
 from specsim.policy.base import Policy
@@ -20,7 +21,7 @@ from specsim.policy.simple import FixedLength
 
 class SimReplica:
     def __init__(self, env: simpy.Environment, scheduler: Scheduler, policy: Policy,
-                 backend: SampledSpeculation, cost: CostEstimator) -> None:
+                 backend: SampledSpeculation, cost: CostEstimator, jitter: StepJitter | None = None) -> None:
         self.env = env
         self.scheduler = scheduler
         self.policy = policy
@@ -29,6 +30,7 @@ class SimReplica:
         self.submitted_work_tokens = 0  # prompt + output tokens routed here (for the router)
         self._wakeup: simpy.Event | None = None
         self.horizon_s = float("inf")  # the run stops here: fused steps never cross it
+        self.jitter = jitter  # None: every step takes its predicted time
         # tracked only where the profile prices the first draft pass by its width
         self.draft_lag = (DraftLag(scheduler.decode)
                           if policy.max_draft_tokens > 0 and cost.latency.has_first_pass else None)
@@ -46,6 +48,7 @@ class SimReplica:
     def run(self) -> Generator[simpy.Event, None, None]:
         env, scheduler, policy, backend, cost = self.env, self.scheduler, self.policy, self.backend, self.cost
         draft_lag = self.draft_lag
+        jitter = self.jitter
         latency = cost.latency
         overhead_s, plain_overhead_s = latency.step_overhead_s, latency.plain_step_overhead_s
         policy_overhead_s = self.policy_overhead_s
@@ -124,6 +127,10 @@ class SimReplica:
                 step_overhead_s = policy_overhead_s
             else:
                 step_overhead_s = overhead_s if drafting else plain_overhead_s
+            if jitter is not None:
+                factor = jitter.next()
+                draft_s, verify_s, prefill_s = draft_s * factor, verify_s * factor, prefill_s * factor
+                step_overhead_s *= factor
             step_s = draft_s + verify_s + prefill_s + step_overhead_s
             yield timeout(step_s)
             times = StepTimes(draft_s, verify_s, prefill_s, step_s)
@@ -146,11 +153,13 @@ class SimReplica:
         context = scheduler._context_sum
         replica = scheduler.replica
         horizon = self.horizon_s
+        factors = self.jitter.peek(ahead).tolist() if self.jitter is not None else [1.0] * ahead
         rows: list[tuple[float | int, ...]] = []
         start = now
-        for _ in range(ahead):
-            forward_s = verify_s(size, 1.0, context / size)
-            step_s = forward_s + overhead_s
+        for step in range(ahead):
+            factor = factors[step]
+            forward_s = verify_s(size, 1.0, context / size) * factor
+            step_s = forward_s + overhead_s * factor
             end = start + step_s
             if end >= horizon:
                 break
@@ -160,6 +169,8 @@ class SimReplica:
         if len(rows) < 2:
             return 0
         kept = yield from self._wait_rows(rows, now)
+        if self.jitter is not None:
+            self.jitter.advance(kept)
         scheduler.complete_uniform_steps(rows[:kept], 0, kept, 0)
         return kept
 
@@ -206,6 +217,7 @@ class SimReplica:
         tokens_per_request = 1.0 + float(drafted) / size
         k_mean = drafted / size
         context0 = scheduler._context_sum
+        factors = self.jitter.peek(steps).tolist() if self.jitter is not None else [1.0] * steps
         rows: list[tuple[float | int, ...]] = []
         start = now
         before = 0
@@ -217,7 +229,9 @@ class SimReplica:
                 draft_s = (latency.draft_first_pass_s(size, first_pass_tokens[step], context)
                            + (k - 1) * draft_step_s(size, context))
             forward_s = verify_s(size, tokens_per_request, context)
-            step_s = draft_s + forward_s + 0.0 + overhead_s
+            factor = factors[step]
+            draft_s, forward_s = draft_s * factor, forward_s * factor
+            step_s = draft_s + forward_s + 0.0 + overhead_s * factor
             end = start + step_s
             if end >= horizon:
                 break
@@ -229,6 +243,8 @@ class SimReplica:
         if len(rows) < 2:
             return 0
         kept = yield from self._wait_rows(rows, now)
+        if self.jitter is not None:
+            self.jitter.advance(kept)
         backend.ring_advance(kept - 1)  # the first step's slot was taken by begin_step
         if draft_lag is not None:
             draft_lag.after_uniform_steps(k, prefix[kept - 1])

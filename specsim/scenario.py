@@ -27,7 +27,8 @@ STREAM_WORKLOAD = 1
 STREAM_SLO_CLASS = 2
 STREAM_LATENT = 3
 STREAM_ROUTER = 4
-STREAM_REPLICA = 100
+STREAM_REPLICA = 100  # + the replica's index
+STREAM_STEP_JITTER = 1_000_000  # + the replica's index
 
 
 def rng_for(seed: int, stream: int) -> np.random.Generator:

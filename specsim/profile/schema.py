@@ -171,6 +171,21 @@ class Latency(Strict):
         description="the first step after the engine sat idle (no request to serve) runs its forwards "
         "(1 + this) times slower: caches and clocks went cold; 0 where not measured",
     )
+    step_time_spread: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=list,
+        description="the engine's step-to-step jitter: quantiles, at equally spaced probabilities "
+        "(i + 0.5)/n, of a step's time over the median of steps of the same shape, ascending; the "
+        "simulator scales each step by a draw from them; empty: every step takes its predicted time",
+    )
+
+    @model_validator(mode="after")
+    def _spread_is_quantiles(self) -> Latency:
+        spread = self.step_time_spread
+        if len(spread) == 1:
+            raise ValueError("step_time_spread: give at least two quantiles, or none")
+        if any(later < earlier for earlier, later in itertools.pairwise(spread)):
+            raise ValueError("step_time_spread: quantiles must be in ascending order")
+        return self
 
 
 class Memory(Strict):

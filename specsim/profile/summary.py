@@ -78,7 +78,8 @@ def _latency_lines(profile: Profile) -> list[str]:
     lines = [
         f"latency ({latency.source}, timer {latency.timer}, repeats {latency.repeats}, step overhead "
         f"{latency.step_overhead_s * 1e3:.2f} ms{plain}, forwards of the first step after idle "
-        f"×{1 + latency.idle_wake_factor:.2f}), context {SUMMARY_CONTEXT}:",
+        f"×{1 + latency.idle_wake_factor:.2f}{_spread(latency.step_time_spread)}), "
+        f"context {SUMMARY_CONTEXT}:",
         f"  {'batch':>5}  {'draft step':>11}  {'verify k=0':>11}  {f'verify k={k}':>11}"
         + (f"  {'1st pass 1/2':>13}" if latency.draft_first_pass is not None else ""),
     ]
@@ -131,3 +132,10 @@ def _acceptance_lines(profile: Profile) -> list[str]:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f} ms"
+
+
+def _spread(spread: list[float]) -> str:
+    if not spread:
+        return ""
+    return (f", steps ×{spread[0]:.2f}-×{spread[-1]:.2f} their median from step to step "
+            f"(mean ×{sum(spread) / len(spread):.2f})")

@@ -44,6 +44,10 @@ def test_profile_loads_and_describes_the_run(tiny_profile_path):
     # the policies named are served on the real engine, each for its own host time per step
     assert sorted(profile.latency.policy_step_overhead_s) == ["adaptive", "fixed:k=2"]
     assert all(0 < overhead_s < 0.05 for overhead_s in profile.latency.policy_step_overhead_s.values())
+    # the engine's step-to-step spread: quantiles around its median, in order (the schema checks
+    # the order; here: that it was measured and straddles 1)
+    spread = profile.latency.step_time_spread
+    assert len(spread) == 20 and spread[0] < 1.0 < spread[-1]
     first_pass = profile.latency.draft_first_pass
     assert first_pass is not None and first_pass.tokens_per_request == [1, 2, 4]
     assert first_pass.batch_sizes == profile.latency.draft_step.batch_sizes

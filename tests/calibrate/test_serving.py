@@ -7,8 +7,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from calibrate.serving import measure_idle_wake, measure_step_overhead
+from calibrate.serving import measure_idle_wake, measure_step_overhead, step_time_spread
 from specsim.policy.base import BatchView
 from specsim.policy.simple import FixedLength, NoSpeculation
 
@@ -67,3 +69,13 @@ def test_idle_wake_is_the_engines_prefill_after_a_wait_over_its_warm_prefills(ti
     both = measure_idle_wake(SlowAfterIdle(target, 0.06, every_call_s=0.03), draft, FixedLength(2), 0.03,
                              "cpu", samples=4, idle_s=0.2)
     assert 0.5 < both < 2.0
+
+
+def test_step_time_spread_is_quantiles_of_each_step_over_its_runs_median() -> None:
+    # two runs of different speeds: each is divided by its own median, so both read alike
+    fast = pd.DataFrame({"step_s": np.linspace(0.009, 0.011, 41)})
+    slow = pd.DataFrame({"step_s": 3 * np.linspace(0.009, 0.011, 41)})
+    spread = step_time_spread([fast, slow], quantiles=4)
+    assert spread == pytest.approx(np.quantile(np.linspace(0.9, 1.1, 41), [0.125, 0.375, 0.625, 0.875]))
+    # too few steps for the quantiles asked: nothing, not a guess
+    assert step_time_spread([fast.head(5)], quantiles=4) == []
