@@ -193,6 +193,7 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         IDLE_S,
         RUN_S,
         SPREAD_QUANTILES,
+        SPREAD_WINDOW,
         WAKE_PROMPT_TOKENS,
         decode_steps,
         host_overhead_s,
@@ -229,7 +230,8 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
               f"{RUN_S:g} s of serving each")
     spread = step_time_spread(generic_runs)
     if spread:
-        notes.add(f"step_time_spread: {SPREAD_QUANTILES} quantiles of a step's time over its run's median, "
+        notes.add(f"step_time_spread: {SPREAD_QUANTILES} quantiles of a step's time over the median of the "
+                  f"{SPREAD_WINDOW} steps around it, "
                   f"from the same {sum(len(steps) for steps in generic_runs)} steps "
                   f"(p2.5 ×{spread[0]:.2f}, p97.5 ×{spread[-1]:.2f})")
     else:

@@ -45,6 +45,7 @@ PROMPT_TOKENS = 16
 RUN_S = 1.0  # of serving per overhead measurement: ~50 decode steps of the tiny pair on the CPU
 WAKE_PROMPT_TOKENS = 32
 SPREAD_QUANTILES = 20
+SPREAD_WINDOW = 9  # steps: the local median a step's time is read against
 WAKE_SAMPLES = 9
 WAKE_GROUP = 3  # requests arriving together: the first wakes the engine, the others find it warm
 IDLE_S = 0.5  # the sleep before each wake-up sample: the order of validate-cpu's light-load gaps
@@ -78,13 +79,20 @@ def measure_step_overhead(target, draft, policy: Policy, batch: int, seconds: fl
 
 
 def step_time_spread(runs: list[pd.DataFrame], quantiles: int = SPREAD_QUANTILES) -> list[float]:
-    """Quantiles, at probabilities (i + 0.5)/quantiles, of each step's time over the median step of
-    its run — runs of steps of one shape (a fixed k or plain decoding at one batch size), so what
-    varies is the machine, not the work; empty when the runs hold fewer than 2 × quantiles steps."""
-    ratios = np.concatenate([run["step_s"].to_numpy() / np.median(run["step_s"]) for run in runs])
-    if len(ratios) < 2 * quantiles:
+    """Quantiles, at probabilities (i + 0.5)/quantiles, of each step's time over the median of the
+    SPREAD_WINDOW steps around it in its run — runs of steps of one shape (a fixed k or plain
+    decoding at one batch size), so what varies is the machine, not the work; the local median
+    keeps a drift of the machine's speed during the run out of the step-to-step spread (the
+    profile's grids carry the speed). Empty when the runs hold fewer than 2 × quantiles steps."""
+    ratios = []
+    for run in runs:
+        steps_s = run["step_s"].reset_index(drop=True)
+        local_s = steps_s.rolling(SPREAD_WINDOW, center=True, min_periods=1).median()
+        ratios.append((steps_s / local_s).to_numpy())
+    pooled = np.concatenate(ratios)
+    if len(pooled) < 2 * quantiles:
         return []
-    return np.quantile(ratios, (np.arange(quantiles) + 0.5) / quantiles).tolist()
+    return np.quantile(pooled, (np.arange(quantiles) + 0.5) / quantiles).tolist()
 
 
 def measure_policy_overheads(target, draft, policy_specs: list[str], batch: int, device: str,

@@ -174,8 +174,9 @@ class Latency(Strict):
     step_time_spread: list[Annotated[float, Field(gt=0)]] = Field(
         default_factory=list,
         description="the engine's step-to-step jitter: quantiles, at equally spaced probabilities "
-        "(i + 0.5)/n, of a step's time over the median of steps of the same shape, ascending; the "
-        "simulator scales each step by a draw from them; empty: every step takes its predicted time",
+        "(i + 0.5)/n, of a step's time over the median of the steps of the same shape around it, "
+        "ascending; the simulator scales each step by a draw from them; empty: every step takes its "
+        "predicted time",
     )
 
     @model_validator(mode="after")
