@@ -130,7 +130,6 @@ def load_pair(target: str | Path, draft: str | Path | None, device: str, load_dr
               dtype: str | None = None, seed: int = 0) -> ModelPair:
     from transformers.utils import logging
 
-
     logging.disable_progress_bar()  # the run has its own progress line; loading bars would mix with it
     torch_device = resolve_device(device)
     dtype = dtype or ("float32" if torch_device.type == "cpu" else "bfloat16")

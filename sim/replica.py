@@ -153,7 +153,7 @@ class SimReplica:
         context = scheduler._context_sum
         replica = scheduler.replica
         horizon = self.horizon_s
-        factors = self.jitter.peek(ahead).tolist() if self.jitter is not None else [1.0] * ahead
+        factors = self._fused_factors(ahead)
         rows: list[tuple[float | int, ...]] = []
         start = now
         for step in range(ahead):
@@ -169,8 +169,6 @@ class SimReplica:
         if len(rows) < 2:
             return 0
         kept = yield from self._wait_rows(rows, now)
-        if self.jitter is not None:
-            self.jitter.advance(kept)
         scheduler.complete_uniform_steps(rows[:kept], 0, kept, 0)
         return kept
 
@@ -217,7 +215,7 @@ class SimReplica:
         tokens_per_request = 1.0 + float(drafted) / size
         k_mean = drafted / size
         context0 = scheduler._context_sum
-        factors = self.jitter.peek(steps).tolist() if self.jitter is not None else [1.0] * steps
+        factors = self._fused_factors(steps)
         rows: list[tuple[float | int, ...]] = []
         start = now
         before = 0
@@ -243,8 +241,6 @@ class SimReplica:
         if len(rows) < 2:
             return 0
         kept = yield from self._wait_rows(rows, now)
-        if self.jitter is not None:
-            self.jitter.advance(kept)
         backend.ring_advance(kept - 1)  # the first step's slot was taken by begin_step
         if draft_lag is not None:
             draft_lag.after_uniform_steps(k, prefix[kept - 1])
@@ -252,6 +248,10 @@ class SimReplica:
         scheduler.complete_uniform_steps(rows[:kept], k, produced[kept - 1], prefix[kept - 1].copy(),
                                          rejections)
         return kept
+
+    def _fused_factors(self, count: int) -> list[float]:
+        """The jitter factors of the next `count` steps, taken by `_wait_rows` for the steps that ran."""
+        return self.jitter.peek(count).tolist() if self.jitter is not None else [1.0] * count
 
     def _wait_rows(self, rows: list[tuple[float | int, ...]],
                    now: float) -> Generator[simpy.Event, None, int]:
@@ -275,4 +275,6 @@ class SimReplica:
             end = rows[kept - 1][0] + rows[kept - 1][11]
             if end > cut:
                 yield env.timeout(end - cut)
+        if self.jitter is not None:  # each step that ran took its factor (`_fused_factors`)
+            self.jitter.advance(kept)
         return kept
