@@ -122,7 +122,8 @@ def measure_idle_wake(target, draft, policy: Policy, prefill_estimate_s: float, 
     served (a prefill and two decode steps); the group's first prefill follows a sleep of about
     `idle_s`, the others follow the previous request's last step. (Against the prefill grid
     instead, calibrations on 2026-12-01 read ×1.29 and ×1.38 while the real runs minutes later
-    woke at ×1.0 of that grid: a spell at the moment of the wake-up run counted as wake-up.)
+    prefilled at ×0.74-0.97 of the simulator's price: a spell at the moment of the wake-up run
+    counted as wake-up. `benchmarks/wake_and_spread.py` prints both readings.)
     `prefill_estimate_s`: about one prefill of WAKE_PROMPT_TOKENS, to space the groups so that
     each sleep lasts about `idle_s` even when the wake-up doubles a prefill."""
     output_tokens = 3

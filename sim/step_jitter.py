@@ -1,12 +1,14 @@
 """Step-to-step jitter: a real engine's steps of the same shape do not take the same time (on the
-2-core CPU a plain decode step at a fixed batch size spread from 0.8x to 1.2x its median, p10 to
-p90, and up to 2-3x at p99 — VALIDATION.md, run 17). A deterministic step time makes the tails of
-TTFT and TPOT too thin: a queue grows with the variance of its service times, not only their mean.
+2-core CPU, decode steps of the tiny pair at batch 4 over the median of their neighbours: p2.5
+×0.83-0.95, p97.5 ×1.05-1.28 in seven readings — `benchmarks/wake_and_spread.py`, 2026-12-02).
+A deterministic step time makes the tails of TTFT and TPOT too thin: a queue grows with the
+variance of its service times, not only their mean.
 
-The profile's `latency.step_time_spread` holds quantiles of a step's time over the median of its
-shape (calibrate reads them from the engine's own steps). Each simulated step takes the next
-factor of a seeded stream — one factor per step, in step order, whatever path computes the step
-(one at a time or several fused into one wait), so both paths give the same tables.
+The profile's `latency.step_time_spread` holds quantiles of a step's time over the median of the
+same-shape steps around it (calibrate reads them from the engine's own steps). Each simulated
+step takes the next factor of a seeded stream — one factor per step, in step order, whatever
+path computes the step (one at a time or several fused into one wait), so both paths give the
+same tables.
 """
 
 from __future__ import annotations

@@ -1,0 +1,60 @@
+"""A finished `specsim validate` run's simulations, redone on its saved real runs.
+
+    python benchmarks/resimulate.py VALIDATE_OUT NEW_OUT [--profile P] [--spread-from Q]
+
+The real runs (VALIDATE_OUT/runs/*/real, real-repeat) are read back in the order validate ran
+them; the simulator, its replayed-acceptance and at-real-speed reruns and the error table are
+computed by today's code — to see what a change of the simulator or of the profile does to the
+same real evidence without 15 minutes of real runs. `--profile`: another profile (default:
+VALIDATE_OUT/profile.json); `--spread-from Q`: take `latency.step_time_spread` from profile Q.
+Prints the error table and the verdict; writes NEW_OUT/errors.csv and the runs. A what-if, not a
+validation: the profile did not come from the moment of the real runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from specsim.policy import make_policy
+from specsim.profile import load_profile
+from specsim.results import RunResult, read_result
+from specsim.scenario import load_scenario
+from specsim.validate.compare import format_table, verdict_line
+from specsim.validate.run import point_slug, run_validation
+
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "validate-cpu.yaml"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("validate_out", type=Path)
+    parser.add_argument("new_out", type=Path)
+    parser.add_argument("--profile", type=Path)
+    parser.add_argument("--spread-from", type=Path)
+    parser.add_argument("--scenario", type=Path, default=SCENARIO)
+    args = parser.parse_args()
+    profile = load_profile(args.profile or args.validate_out / "profile.json")
+    if args.spread_from is not None:
+        spread = load_profile(args.spread_from).latency.step_time_spread
+        profile = profile.model_copy(update={
+            "latency": profile.latency.model_copy(update={"step_time_spread": spread})})
+    served: dict[tuple[str, float], int] = {}
+
+    def saved_run(scenario, spec, seed, target, draft, **_) -> RunResult:
+        key = (make_policy(spec).label(), scenario.workload.rate_scale)
+        repeat = served.get(key, 0)
+        served[key] = repeat + 1
+        folder = args.validate_out / "runs" / point_slug(*key)
+        return read_result(folder / ("real" if repeat == 0 else "real-repeat"))
+
+    result = run_validation(load_scenario(args.scenario), profile=profile, target="saved", draft="saved",
+                            serve=saved_run, progress=False, out=args.new_out)
+    result.table.to_csv(args.new_out / "errors.csv", index=False)
+    print(format_table(result.table, f"re-simulated: {args.validate_out}"))
+    print("\n".join(result.notes[-1:]))
+    print(verdict_line(result.table))
+
+
+if __name__ == "__main__":
+    main()
