@@ -61,7 +61,8 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
         backend = SampledSpeculation(acceptance, rng_for(seed, STREAM_REPLICA + index))
         if acceptance_replay is not None:
             backend = ReplayedAcceptance(acceptance, backend.rng, scheduler.decode, acceptance_replay)
-        jitter = (StepJitter(latency.step_time_spread, rng_for(seed, STREAM_STEP_JITTER + index))
+        jitter = (StepJitter(latency.step_time_spread, rng_for(seed, STREAM_STEP_JITTER + index),
+                             latency.step_time_persistence)
                   if len(latency.step_time_spread) else None)
         replicas.append(SimReplica(env, scheduler, policy, backend, cost, jitter))
     router = make_router(scenario.cluster.router, replicas)

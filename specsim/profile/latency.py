@@ -140,6 +140,7 @@ class LatencyModel:
         self.plain_step_overhead_s = latency.step_overhead_s if plain is None else plain
         self.idle_wake_factor = latency.idle_wake_factor
         self.step_time_spread = np.asarray(latency.step_time_spread, dtype=np.float64)
+        self.step_time_persistence = latency.step_time_persistence
         self.policy_step_overhead_s = dict(latency.policy_step_overhead_s)
         self._draft = _draft_grid(latency.draft_step)
         self._verify = _verify_grid(latency.verify)

@@ -174,9 +174,15 @@ class Latency(Strict):
     step_time_spread: list[Annotated[float, Field(gt=0)]] = Field(
         default_factory=list,
         description="the engine's step-to-step jitter: quantiles, at equally spaced probabilities "
-        "(i + 0.5)/n, of a step's time over the median of the steps of the same shape around it, "
+        "(i + 0.5)/n, of a step's time over the median of a run of steps of its shape, "
         "ascending; the simulator scales each step by a draw from them; empty: every step takes its "
         "predicted time",
+    )
+    step_time_persistence: float = Field(
+        default=0.0, ge=0, lt=1,
+        description="how the jitter sticks: each step keeps the previous step's factor with this "
+        "probability, else draws afresh from step_time_spread (lag-1 autocorrelation of the factors; "
+        "slow spells last 1/(1 - this) steps on average); 0: independent draws",
     )
 
     @model_validator(mode="after")

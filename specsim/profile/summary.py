@@ -12,7 +12,14 @@ from scipy.optimize import brentq
 
 from specsim.profile.confidence_model import iid_mean_accepted_length
 from specsim.profile.fit import predict
-from specsim.profile.schema import CategoryAcceptance, DraftStepGrid, PrefillGrid, Profile, VerifyGrid
+from specsim.profile.schema import (
+    CategoryAcceptance,
+    DraftStepGrid,
+    Latency,
+    PrefillGrid,
+    Profile,
+    VerifyGrid,
+)
 
 SUMMARY_BATCHES = (1, 8, 32)
 SUMMARY_CONTEXT = 1024
@@ -78,7 +85,7 @@ def _latency_lines(profile: Profile) -> list[str]:
     lines = [
         f"latency ({latency.source}, timer {latency.timer}, repeats {latency.repeats}, step overhead "
         f"{latency.step_overhead_s * 1e3:.2f} ms{plain}, forwards of the first step after idle "
-        f"×{1 + latency.idle_wake_factor:.2f}{_spread(latency.step_time_spread)}), "
+        f"×{1 + latency.idle_wake_factor:.2f}{_spread(latency)}), "
         f"context {SUMMARY_CONTEXT}:",
         f"  {'batch':>5}  {'draft step':>11}  {'verify k=0':>11}  {f'verify k={k}':>11}"
         + (f"  {'1st pass 1/2':>13}" if latency.draft_first_pass is not None else ""),
@@ -134,8 +141,10 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f} ms"
 
 
-def _spread(spread: list[float]) -> str:
+def _spread(latency: Latency) -> str:
+    spread, persistence = latency.step_time_spread, latency.step_time_persistence
     if not spread:
         return ""
+    spells = f", slow spells of {1 / (1 - persistence):.1f} steps on average" if persistence > 0 else ""
     return (f", steps ×{spread[0]:.2f}-×{spread[-1]:.2f} their median from step to step "
-            f"(mean ×{sum(spread) / len(spread):.2f})")
+            f"(mean ×{sum(spread) / len(spread):.2f}{spells})")

@@ -75,10 +75,12 @@ def test_roofline_unknown_model_is_one_line_exit_2(tmp_path):
 
 def test_show_states_the_step_spread_where_the_profile_has_one(tmp_path):
     profile = load_profile("h100-llama2-7b-llama-68m")
-    latency = profile.latency.model_copy(update={"step_time_spread": [0.9, 1.0, 1.4]})
+    latency = profile.latency.model_copy(update={"step_time_spread": [0.9, 1.0, 1.4],
+                                                 "step_time_persistence": 0.75})
     path = tmp_path / "spread.json"
     path.write_text(profile.model_copy(update={"latency": latency}).model_dump_json())
     assert "from step to step" not in _run("show", "h100-llama2-7b-llama-68m").output
     result = _run("show", str(path))
     assert result.exit_code == 0, result.output
-    assert "steps ×0.90-×1.40 their median from step to step (mean ×1.10)" in result.output
+    assert ("steps ×0.90-×1.40 their median from step to step (mean ×1.10, slow spells of 4.0 steps "
+            "on average)") in result.output

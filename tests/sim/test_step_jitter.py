@@ -20,8 +20,9 @@ PREFILL_S = 0.05
 DECODE_S = 0.01
 
 
-def with_spread(profile: Profile, spread: list[float]) -> Profile:
-    latency = profile.latency.model_copy(update={"step_time_spread": spread})
+def with_spread(profile: Profile, spread: list[float], persistence: float = 0.0) -> Profile:
+    latency = profile.latency.model_copy(update={"step_time_spread": spread,
+                                                 "step_time_persistence": persistence})
     return Profile.model_validate({**profile.model_dump(), "latency": latency.model_dump()})
 
 
@@ -91,3 +92,68 @@ def test_each_step_is_its_predicted_time_times_one_quantile() -> None:
     decode = steps[steps["prefill_tokens"] == 0]
     ratios = np.round((decode["verify_s"] / DECODE_S).to_numpy(), 9)
     assert set(ratios) == {0.7, 1.0, 1.6}
+
+
+def sticky_inflation(persistence: float, span: int) -> float:
+    """var(mean of `span` consecutive factors) × span / var(factor) when lag-j correlation is ρ^j."""
+    lags = np.arange(1, span)
+    return float(1 + 2 * np.sum((1 - lags / span) * persistence**lags))
+
+
+@pytest.mark.parametrize("persistence", [0.5, 0.8])
+def test_sticky_factors_keep_the_quantiles_and_correlate_as_rho_to_the_lag(persistence: float) -> None:
+    jitter = StepJitter(np.array([0.5, 1.0, 2.0]), np.random.default_rng(4), persistence)
+    factors = np.array([jitter.next() for _ in range(60_000)])  # many 1024-factor blocks: their edges too
+    for value in (0.5, 1.0, 2.0):
+        assert (factors == value).mean() == pytest.approx(1 / 3, abs=0.02)
+    centred = factors - factors.mean()
+    for lag in (1, 2, 3):
+        correlation = np.dot(centred[:-lag], centred[lag:]) / np.dot(centred, centred)
+        assert correlation == pytest.approx(persistence**lag, abs=0.02)
+    # spells: a fresh draw equals the kept one a third of the time, so runs of one value last
+    # 1 / ((1 − ρ) · 2/3) steps on average
+    changes = np.count_nonzero(np.diff(factors))
+    assert len(factors) / changes == pytest.approx(1 / ((1 - persistence) * 2 / 3), rel=0.05)
+
+
+def test_without_persistence_the_stream_is_the_independent_draws() -> None:
+    spread = np.array([0.8, 1.0, 1.3])
+    factors = StepJitter(spread, np.random.default_rng(9)).peek(3000)
+    rng = np.random.default_rng(9)
+    expected = np.concatenate([spread[rng.integers(0, 3, size=1024)] for _ in range(3)])[:3000]
+    np.testing.assert_array_equal(factors, expected)
+
+
+@pytest.mark.parametrize("persistence", [0.0, 0.6])
+def test_a_requests_tpot_varies_as_the_mean_of_its_sticky_factors(persistence: float) -> None:
+    # one request at a time, plain decoding: TPOT = DECODE_S × the mean of its 32 decode steps'
+    # factors (plus a constant), so var(TPOT) = DECODE_S² var(factor) / 32 × inflation(ρ, 32):
+    # independent draws average out over a request; sticky ones 3.6 times less at ρ = 0.6
+    spread = [0.7, 1.0, 1.6]
+    profile = with_spread(linear_profile(draft_step_s=0.001, verify_base_s=DECODE_S, prefill_base_s=PREFILL_S,
+                                         acceptance=iid_acceptance(0.5)), spread, persistence)
+    output_tokens = 33
+    scenario = poisson_scenario(1.0, 4000.0, prompt_tokens=16, output_tokens=output_tokens)
+    tpot_s = simulate(scenario, "none", seed=5, profile=profile).requests["tpot_s"].to_numpy()
+    steps = output_tokens - 1
+    theory = DECODE_S**2 * np.var(spread) / steps * sticky_inflation(persistence, steps)
+    assert np.var(tpot_s) == pytest.approx(theory, rel=0.1)
+
+
+def test_fused_steps_draw_the_same_sticky_factors_as_step_by_step(monkeypatch) -> None:
+    profile = with_spread(linear_profile(draft_step_s=0.002, verify_base_s=DECODE_S, prefill_base_s=PREFILL_S,
+                                         acceptance=iid_acceptance(0.7)), [0.6, 0.9, 1.0, 1.3, 2.5], 0.7)
+    scenario = poisson_scenario(4.0, 20.0, prompt_tokens=32, output_tokens=120, max_batch_size=8)
+    fused = simulate(scenario, "fixed:k=3", seed=1, profile=profile)
+    monkeypatch.setattr(SampledSpeculation, "fused_steps", False)
+    step_by_step = simulate(scenario, "fixed:k=3", seed=1, profile=profile)
+    pd.testing.assert_frame_equal(fused.steps, step_by_step.steps, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(fused.requests, step_by_step.requests, check_exact=False, rtol=1e-9)
+
+
+def test_persistence_must_be_below_one() -> None:
+    profile = linear_profile(draft_step_s=0.001, verify_base_s=DECODE_S)
+    raw = profile.model_dump()
+    raw["latency"]["step_time_persistence"] = 1.0
+    with pytest.raises(ValidationError, match="less than 1"):
+        Profile.model_validate(raw)
