@@ -1,12 +1,13 @@
 """A finished `specsim validate` run's simulations, redone on its saved real runs.
 
-    python benchmarks/resimulate.py VALIDATE_OUT NEW_OUT [--profile P] [--spread-from Q]
+    python benchmarks/resimulate.py VALIDATE_OUT NEW_OUT [--profile P] [--spread-from Q] [--persistence R]
 
 The real runs (VALIDATE_OUT/runs/*/real, real-repeat) are read back in the order validate ran
 them; the simulator, its replayed-acceptance and at-real-speed reruns and the error table are
 computed by today's code — to see what a change of the simulator or of the profile does to the
 same real evidence without 15 minutes of real runs. `--profile`: another profile (default:
-VALIDATE_OUT/profile.json); `--spread-from Q`: take `latency.step_time_spread` from profile Q.
+VALIDATE_OUT/profile.json); `--spread-from Q`: take `latency.step_time_spread` and
+`step_time_persistence` from profile Q; `--persistence R`: set `step_time_persistence` to R.
 Prints the error table and the verdict; writes NEW_OUT/errors.csv and the runs. A what-if, not a
 validation: the profile did not come from the moment of the real runs.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from specsim.policy import make_policy
 from specsim.profile import load_profile
+from specsim.profile.schema import Profile
 from specsim.results import RunResult, read_result
 from specsim.scenario import load_scenario
 from specsim.validate.compare import format_table, verdict_line
@@ -32,13 +34,18 @@ def main() -> None:
     parser.add_argument("new_out", type=Path)
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--spread-from", type=Path)
+    parser.add_argument("--persistence", type=float)
     parser.add_argument("--scenario", type=Path, default=SCENARIO)
     args = parser.parse_args()
     profile = load_profile(args.profile or args.validate_out / "profile.json")
+    latency = profile.latency.model_dump()
     if args.spread_from is not None:
-        spread = load_profile(args.spread_from).latency.step_time_spread
-        profile = profile.model_copy(update={
-            "latency": profile.latency.model_copy(update={"step_time_spread": spread})})
+        other = load_profile(args.spread_from).latency
+        latency.update(step_time_spread=other.step_time_spread,
+                       step_time_persistence=other.step_time_persistence)
+    if args.persistence is not None:
+        latency["step_time_persistence"] = args.persistence
+    profile = Profile.model_validate({**profile.model_dump(), "latency": latency})
     served: dict[tuple[str, float], int] = {}
 
     def saved_run(scenario, spec, seed, target, draft, **_) -> RunResult:

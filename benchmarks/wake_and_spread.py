@@ -9,11 +9,11 @@ On the tiny real-weight pair (calibrate/tiny_pair.py), R times in a row:
    same prompt) — the grid was measured at another moment, so a spell of the machine counts as
    wake-up there;
 2. step spread: the decode steps calibrate serves for its generic overheads (fixed k=4 and plain,
-   batch 4, a second each), each step's time over the median of the 9 steps around it (as
-   calibrate reads `step_time_spread`) and over its whole run's median (the first reading, which
-   took speed changes within the run for spread) — p2.5, p97.5 and mean of each; and the
-   longest block of consecutive steps above 1.25× their run's median (jitter would rarely make
-   blocks; a speed change does).
+   batch 4, a second each), each step's time over the median of the 9 steps around it (how
+   calibrate read `step_time_spread` on 2026-12-02 before `step_time_persistence`) and over its
+   whole run's median (how it reads it since, and read it first) — p2.5, p97.5 and mean of
+   each; and the longest block of consecutive steps above 1.25× their run's median (independent
+   draws would rarely make blocks; `benchmarks/step_memory.py` measures the memory).
 P: a profile calibrated on the pair (validate's OUT/profile.json, or `specsim calibrate --quick`).
 """
 
@@ -56,8 +56,12 @@ def wake_against_grid(target, draft, latency: LatencyModel) -> float:
     return float(np.median(prefills) / warm_s)
 
 
-def whole_run_spread(runs) -> np.ndarray:
-    return np.concatenate([run["step_s"].to_numpy() / np.median(run["step_s"]) for run in runs])
+def local_spread(runs, window: int = 9) -> np.ndarray:
+    ratios = []
+    for run in runs:
+        steps_s = run["step_s"].reset_index(drop=True)
+        ratios.append((steps_s / steps_s.rolling(window, center=True, min_periods=1).median()).to_numpy())
+    return np.quantile(np.concatenate(ratios), (np.arange(20) + 0.5) / 20)
 
 
 def longest_slow_block(runs, above: float = 1.25) -> int:
@@ -92,8 +96,8 @@ def main() -> None:
         against_grid = wake_against_grid(target, draft, latency)
         runs = [decode_steps(target, draft, policy, BATCH, RUN_S, "cpu", positions)
                 for policy in (FixedLength(4), NoSpeculation())]
-        local = np.asarray(step_time_spread(runs))
-        whole = np.quantile(whole_run_spread(runs), (np.arange(20) + 0.5) / 20)
+        local = local_spread(runs)
+        whole = np.asarray(step_time_spread(runs))
         steps = sum(len(run) for run in runs)
 
         def three(values: np.ndarray) -> str:

@@ -193,12 +193,12 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         IDLE_S,
         RUN_S,
         SPREAD_QUANTILES,
-        SPREAD_WINDOW,
         WAKE_PROMPT_TOKENS,
         decode_steps,
         host_overhead_s,
         measure_idle_wake,
         measure_policy_overheads,
+        step_time_persistence,
         step_time_spread,
     )
     from calibrate.timing import Timer
@@ -229,11 +229,12 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
               f"its backend calls, fixed k = {overhead_k} / plain decoding, batch {middle_batch}, "
               f"{RUN_S:g} s of serving each")
     spread = step_time_spread(generic_runs)
+    persistence = step_time_persistence(generic_runs) if spread else 0.0
     if spread:
-        notes.add(f"step_time_spread: {SPREAD_QUANTILES} quantiles of a step's time over the median of the "
-                  f"{SPREAD_WINDOW} steps around it, "
+        notes.add(f"step_time_spread: {SPREAD_QUANTILES} quantiles of a step's time over its run's median, "
                   f"from the same {sum(len(steps) for steps in generic_runs)} steps "
-                  f"(p2.5 ×{spread[0]:.2f}, p97.5 ×{spread[-1]:.2f})")
+                  f"(p2.5 ×{spread[0]:.2f}, p97.5 ×{spread[-1]:.2f}); step_time_persistence "
+                  f"{persistence:.2f}: their lag-1 autocorrelation")
     else:
         notes.add(f"step_time_spread: not measured (fewer than {2 * SPREAD_QUANTILES} decode steps in "
                   f"{RUN_S:g} s); every simulated step takes its predicted time")
@@ -278,7 +279,7 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
                   f"{', '.join(policy_overheads)} (its cost model: this profile's latency), batch "
                   f"{middle_batch}, {RUN_S:g} s each")
     update = {"idle_wake_factor": idle_wake, "policy_step_overhead_s": policy_overheads,
-              "step_time_spread": spread}
+              "step_time_spread": spread, "step_time_persistence": persistence}
     return latency.model_copy(update=update), transient
 
 

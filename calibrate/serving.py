@@ -6,8 +6,8 @@ moment, on the pair being calibrated, read from the engine's own steps table:
   step − draft − verify − prefill, over decode steps of a full batch; for fixed k and plain
   decoding (the profile's generic overheads), and for each policy calibrate is asked to serve
   (its own decisions included);
-- how much steps of one shape vary from step to step (`step_time_spread`), from the same
-  decode steps as the generic overheads;
+- how much steps of one shape vary from step to step (`step_time_spread`), and how the slow ones
+  come in spells (`step_time_persistence`), from the same decode steps as the generic overheads;
 - how much slower the step that wakes an idle engine runs: groups of requests arrive after the
   engine has slept; the prefill that wakes it is compared with the prefills of the same group,
   which find it warm.
@@ -45,7 +45,7 @@ PROMPT_TOKENS = 16
 RUN_S = 1.0  # of serving per overhead measurement: ~50 decode steps of the tiny pair on the CPU
 WAKE_PROMPT_TOKENS = 32
 SPREAD_QUANTILES = 20
-SPREAD_WINDOW = 9  # steps: the local median a step's time is read against
+MAX_PERSISTENCE = 0.95  # a block of slow steps lasts 20 steps on average at most
 WAKE_SAMPLES = 9
 WAKE_GROUP = 3  # requests arriving together: the first wakes the engine, the others find it warm
 IDLE_S = 0.5  # the sleep before each wake-up sample: the order of validate-cpu's light-load gaps
@@ -79,20 +79,44 @@ def measure_step_overhead(target, draft, policy: Policy, batch: int, seconds: fl
 
 
 def step_time_spread(runs: list[pd.DataFrame], quantiles: int = SPREAD_QUANTILES) -> list[float]:
-    """Quantiles, at probabilities (i + 0.5)/quantiles, of each step's time over the median of the
-    SPREAD_WINDOW steps around it in its run — runs of steps of one shape (a fixed k or plain
-    decoding at one batch size), so what varies is the machine, not the work; the local median
-    keeps a drift of the machine's speed during the run out of the step-to-step spread (the
-    profile's grids carry the speed). Empty when the runs hold fewer than 2 × quantiles steps."""
-    ratios = []
-    for run in runs:
-        steps_s = run["step_s"].reset_index(drop=True)
-        local_s = steps_s.rolling(SPREAD_WINDOW, center=True, min_periods=1).median()
-        ratios.append((steps_s / local_s).to_numpy())
-    pooled = np.concatenate(ratios)
+    """Quantiles, at probabilities (i + 0.5)/quantiles, of each step's time over its run's median
+    (`run_factors`) — runs of steps of one shape (a fixed k or plain decoding at one batch size),
+    so what varies is the machine, not the work. Empty when the runs hold fewer than
+    2 × quantiles steps."""
+    pooled = np.concatenate([run_factors(run) for run in runs])
     if len(pooled) < 2 * quantiles:
         return []
     return np.quantile(pooled, (np.arange(quantiles) + 0.5) / quantiles).tolist()
+
+
+def run_factors(run: pd.DataFrame) -> np.ndarray:
+    """Each step's time over its run's median, in step order.
+
+    Over the run's median, not a local one: the slow spells of a second of serving are the
+    spread's memory (`step_time_persistence`), which a median of the few steps around each step
+    would take out (read against 9 steps, the factors' lag-1 autocorrelation fell from 0.75-0.84
+    to 0.2-0.55 and went negative past lag 2, `benchmarks/step_memory.py`). The price: a speed
+    change within the run reads as spread (run 19 of VALIDATION.md)."""
+    steps_s = run["step_s"].to_numpy()
+    return steps_s / np.median(steps_s)
+
+
+def step_time_persistence(runs: list[pd.DataFrame]) -> float:
+    """The lag-1 autocorrelation of `run_factors`, pooled over the runs (each centred on its own
+    mean), within [0, MAX_PERSISTENCE]; 0 when the runs hold fewer than 2 × SPREAD_QUANTILES
+    steps. Under the simulator's sticky draws (sim/step_jitter.py) the lag-1 autocorrelation is
+    the persistence itself."""
+    products, squares = 0.0, 0.0
+    for run in runs:
+        factors = run_factors(run)
+        if len(factors) < 3:
+            continue
+        centred = factors - factors.mean()
+        products += float(np.dot(centred[:-1], centred[1:]))
+        squares += float(np.dot(centred, centred))
+    if squares <= 0.0 or sum(len(run) for run in runs) < 2 * SPREAD_QUANTILES:
+        return 0.0
+    return min(MAX_PERSISTENCE, max(0.0, products / squares))
 
 
 def measure_policy_overheads(target, draft, policy_specs: list[str], batch: int, device: str,

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from calibrate import calibrate
+from calibrate.serving import MAX_PERSISTENCE
 from specsim.profile import load_profile
 from specsim.prompts import CATEGORIES
 from tests.calibrate.conftest import SMALL_GRID
@@ -48,6 +49,7 @@ def test_profile_loads_and_describes_the_run(tiny_profile_path):
     # the order; here: that it was measured and straddles 1)
     spread = profile.latency.step_time_spread
     assert len(spread) == 20 and spread[0] < 1.0 < spread[-1]
+    assert 0.0 <= profile.latency.step_time_persistence <= MAX_PERSISTENCE
     first_pass = profile.latency.draft_first_pass
     assert first_pass is not None and first_pass.tokens_per_request == [1, 2, 4]
     assert first_pass.batch_sizes == profile.latency.draft_step.batch_sizes

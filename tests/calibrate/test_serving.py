@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calibrate.serving import measure_idle_wake, measure_step_overhead, step_time_spread
+from calibrate.serving import (
+    measure_idle_wake,
+    measure_step_overhead,
+    step_time_persistence,
+    step_time_spread,
+)
+from sim.step_jitter import StepJitter
 from specsim.policy.base import BatchView
 from specsim.policy.simple import FixedLength, NoSpeculation
 
@@ -71,15 +77,33 @@ def test_idle_wake_is_the_engines_prefill_after_a_wait_over_its_warm_prefills(ti
     assert 0.5 < both < 2.0
 
 
-def test_step_time_spread_is_quantiles_of_each_step_over_its_local_median() -> None:
-    # every fourth step 1.5x the others: three runs — fast, 3x slower, and one whose speed drifts
-    # by 2x over the run — read alike, since each step is divided by the median of its neighbours
+def test_step_time_spread_is_quantiles_of_each_step_over_its_runs_median() -> None:
+    # every fourth step 1.5x the others: a fast run and a 3x slower one read alike
     pattern = np.tile([1.0, 1.0, 1.0, 1.5], 12)
     fast = pd.DataFrame({"step_s": 0.01 * pattern})
     slow = pd.DataFrame({"step_s": 0.03 * pattern})
-    drifting = pd.DataFrame({"step_s": 0.01 * pattern * np.linspace(1.0, 2.0, len(pattern))})
     expected = [1.0, 1.0, 1.0, 1.5]  # at probabilities 1/8, 3/8, 5/8, 7/8
     assert step_time_spread([fast, slow], quantiles=4) == pytest.approx(expected)
-    assert step_time_spread([drifting], quantiles=4) == pytest.approx(expected, rel=0.05)
+    # a slow spell within a run is part of the spread (its memory is the persistence)
+    spell = pd.DataFrame({"step_s": 0.01 * np.r_[np.ones(36), np.full(12, 2.0)]})
+    assert step_time_spread([spell], quantiles=4) == pytest.approx([1.0, 1.0, 1.0, 2.0])
     # too few steps for the quantiles asked: nothing, not a guess
     assert step_time_spread([fast.head(5)], quantiles=4) == []
+
+
+@pytest.mark.parametrize("persistence", [0.0, 0.5, 0.85])
+def test_step_time_persistence_reads_back_the_simulators_sticky_draws(persistence: float) -> None:
+    # calibrate's estimate of the factor the simulator's jitter (sim/step_jitter.py) sticks by
+    jitter = StepJitter(np.array([0.9, 1.0, 1.1, 1.6]), np.random.default_rng(2), persistence)
+    runs = [pd.DataFrame({"step_s": 0.02 * jitter.peek(4000 * (index + 1))[4000 * index:]})
+            for index in range(3)]
+    assert step_time_persistence(runs) == pytest.approx(persistence, abs=0.03)
+
+
+def test_step_time_persistence_is_never_negative_and_needs_steps() -> None:
+    alternating = pd.DataFrame({"step_s": np.tile([0.01, 0.02], 30)})
+    assert step_time_persistence([alternating]) == 0.0
+    blocks = pd.DataFrame({"step_s": np.repeat(np.tile([0.01, 0.02], 10), 8)})
+    # a two-valued series that changes every 8 steps: lag-1 autocorrelation 1 − 2/8
+    assert step_time_persistence([blocks]) == pytest.approx(0.75, abs=0.01)
+    assert step_time_persistence([blocks.head(10)]) == 0.0
