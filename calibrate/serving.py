@@ -151,7 +151,9 @@ def measure_idle_wake(target, draft, policy: Policy, prefill_estimate_s: float, 
     `prefill_estimate_s`: about one prefill of WAKE_PROMPT_TOKENS, to space the groups so that
     each sleep lasts about `idle_s` even when the wake-up doubles a prefill."""
     output_tokens = 3
-    busy_s = WAKE_GROUP * 4 * prefill_estimate_s  # a group's prefills and decode steps, with margin
+    # a group's prefills and decode steps, with margin: a group that overran the next one's arrival
+    # would leave no idle wait to sample (on a slow machine a k=4 step costs about a 32-token prefill)
+    busy_s = WAKE_GROUP * 6 * prefill_estimate_s
     groups_s = np.arange(samples + 1) * (idle_s + busy_s)
     arrival_s = np.repeat(groups_s, WAKE_GROUP)
     steps = serve_briefly(target, draft, policy, arrival_s, WAKE_PROMPT_TOKENS, output_tokens, 1,

@@ -62,17 +62,18 @@ class SlowAfterIdle:
 def test_idle_wake_is_the_engines_prefill_after_a_wait_over_its_warm_prefills(tiny_models):
     target, draft = tiny_models
     # 200 ms more after a wait, on a warm prefill of tens of milliseconds (×4.3-4.9 at 100 ms, 2026-12-01)
-    factor = measure_idle_wake(SlowAfterIdle(target, 0.2), draft, FixedLength(2), 0.025, "cpu", samples=4,
+    factor = measure_idle_wake(SlowAfterIdle(target, 0.2), draft, FixedLength(2), 0.04, "cpu", samples=4,
                                idle_s=0.2)
     assert factor > 3.0
     # a machine slow on every call (30 ms) but no slower after a wait: the warm prefills of the same
-    # seconds are as slow, so no wake-up is read into it (the estimate only spaces the groups)
-    uniform = measure_idle_wake(SlowAfterIdle(target, 0.0, every_call_s=0.03), draft, FixedLength(2), 0.03,
+    # seconds are as slow, so no wake-up is read into it (the estimate — a prefill, 30 ms + the
+    # pair's own — only spaces the groups: too low, and a group overruns the next one's idle wait)
+    uniform = measure_idle_wake(SlowAfterIdle(target, 0.0, every_call_s=0.03), draft, FixedLength(2), 0.06,
                                 "cpu", samples=4, idle_s=0.2)
     assert uniform < 0.25
     # both together: the wake-up is measured against the slow warm prefills, 60 / (30 + the pair's own
     # prefill time, tens of milliseconds): about 1, where against the bare pair it would be several
-    both = measure_idle_wake(SlowAfterIdle(target, 0.06, every_call_s=0.03), draft, FixedLength(2), 0.03,
+    both = measure_idle_wake(SlowAfterIdle(target, 0.06, every_call_s=0.03), draft, FixedLength(2), 0.06,
                              "cpu", samples=4, idle_s=0.2)
     assert 0.5 < both < 2.0
 
