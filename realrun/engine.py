@@ -32,8 +32,9 @@ from realrun.backend import RealSpeculation, right_padded
 from realrun.clock import Clock
 from realrun.kv import SlotKV
 from realrun.models import ModelPair
-from specsim.engine.scheduler import Scheduler, SpeculationResult, StepTimes
+from specsim.engine.scheduler import Scheduler
 from specsim.engine.speculation import speculate
+from specsim.engine.step import SpeculationResult, StepTimes
 from specsim.policy.base import Policy
 
 

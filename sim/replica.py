@@ -12,8 +12,9 @@ import simpy
 from sim.draft_lag import DraftLag
 from sim.sampling import SampledSpeculation
 from sim.step_jitter import StepJitter
-from specsim.engine.scheduler import Scheduler, SpeculationResult, StepTimes
+from specsim.engine.scheduler import Scheduler
 from specsim.engine.speculation import speculate
+from specsim.engine.step import SpeculationResult, StepTimes
 from specsim.policy.base import Policy
 from specsim.policy.cost import CostEstimator
 from specsim.policy.simple import FixedLength

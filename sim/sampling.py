@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from specsim.engine.batch import DecodeBatch
-from specsim.engine.scheduler import StepPlan
+from specsim.engine.step import StepPlan
 from specsim.profile.acceptance import AcceptanceModel
 
 # Steps sampled ahead per decoding row. Sampling is vectorised over rows × steps × positions, so

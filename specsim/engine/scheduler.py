@@ -34,6 +34,7 @@ import numpy as np
 
 from specsim.engine.batch import DecodeBatch, RequestState
 from specsim.engine.records import RunLog
+from specsim.engine.step import SpeculationResult, StepPlan, StepTimes
 from specsim.policy.base import BatchView, Policy, StepOutcome
 from specsim.policy.cost import CostEstimator
 from specsim.workload.requests import Requests
@@ -44,36 +45,6 @@ class BatchLimits:
     max_batch_size: int
     max_batch_tokens: int
     kv_capacity_tokens: int
-
-
-@dataclass(slots=True)
-class StepPlan:
-    start_s: float
-    view: BatchView | None  # None: no request is decoding (a prefill-only step)
-    draft_lengths: np.ndarray  # planned k per decoding request, after the engine's caps
-    prefill: list[tuple[RequestState, int]]  # (request, tokens of its prompt processed this step)
-    prefill_tokens: int
-    # Σ, max and min of draft_lengths when the scheduler planned them (-1: not known); they spare
-    # the engine's hot loop a few numpy reductions per step
-    draft_total: int = -1
-    longest: int = -1
-    shortest: int = -1
-
-
-@dataclass(slots=True)
-class SpeculationResult:
-    drafted: np.ndarray  # int64 [B]
-    verified: np.ndarray
-    accepted: np.ndarray  # accepted prefix; each request also gets one more token
-    confidences: np.ndarray  # [B, K], NaN past drafted
-
-
-@dataclass(slots=True)
-class StepTimes:
-    draft_s: float
-    verify_s: float
-    prefill_s: float
-    step_s: float
 
 
 class Scheduler:

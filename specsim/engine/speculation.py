@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from specsim.engine.scheduler import SpeculationResult, StepPlan
+from specsim.engine.step import SpeculationResult, StepPlan
 from specsim.policy.base import Drafts, Policy
 
 

@@ -73,8 +73,8 @@ class ScriptedBackend:
 
 def run_step(policy, view: BatchView, backend: ScriptedBackend):
     """One step of the engine's speculation protocol, without a scheduler (no caps)."""
-    from specsim.engine.scheduler import StepPlan
     from specsim.engine.speculation import speculate
+    from specsim.engine.step import StepPlan
 
     planned = np.asarray(policy.plan_draft(view), dtype=np.int64)
     planned = np.minimum(planned, policy.max_draft_tokens)
