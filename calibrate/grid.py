@@ -47,7 +47,10 @@ def default_grid(device: str, quick: bool, max_draft_tokens: int) -> Grid:
         if quick:
             # contexts from 16: the CPU scenarios' requests (validate-cpu: 16-96 tokens) stay
             # inside the grid, where queries interpolate, instead of on the fit
-            return Grid((1, 2, 4, 8), (16, 64, 256), tokens, (1, 4), (16, 64, 256),
+            # prompts: 128 too — the line from 64 to 256 priced a 96-token prefill of 4 requests 11-17%
+            # high, through 128 2-11% (benchmarks/prefill_points.py, 2026-12-02; between 16 and 64: −3..+12%
+            # over six readings, most within ±3%)
+            return Grid((1, 2, 4, 8), (16, 64, 256), tokens, (1, 4), (16, 64, 128, 256),
                         warmup=1, repeats=10, budget_s=0.3, passes=2)
         return Grid((1, 2, 4, 8, 16, 32), (32, 128, 512, 1024), tokens, (1, 2, 4, 8),
                     (16, 32, 64, 128, 256, 512, 1024), warmup=2, repeats=30, budget_s=2.0, passes=3)
