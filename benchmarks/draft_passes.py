@@ -17,7 +17,6 @@ Timings on shared CPUs move by ±10-20% between runs.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from collections import defaultdict
@@ -26,14 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from calibrate.tiny_pair import make_tiny_pair
+from calibrate.tiny_pair import SHARED_DIR, make_tiny_pair
 from realrun import backend as backend_module
 from realrun.serve import serve
 from specsim.profile import load_profile
 from specsim.profile.latency import LatencyModel
 from specsim.scenario import load_scenario
 
-CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "validate-cpu.yaml"
 
 
@@ -79,7 +77,7 @@ def main() -> None:
     parser.add_argument("--policies", nargs="+", default=["fixed:k=2", "fixed:k=4", "adaptive"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    target_dir, draft_dir = make_tiny_pair(CACHE)
+    target_dir, draft_dir = make_tiny_pair(SHARED_DIR)
     profile = load_profile(args.profile)
     scenario = load_scenario(SCENARIO).with_fields({"workload.rate_scale": 1.0,
                                                      "workload.duration_s": args.duration})

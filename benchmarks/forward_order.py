@@ -19,19 +19,14 @@ the second one. Figures move by ±10-20% between runs on a shared CPU; each is a
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
 from calibrate.latency import random_slots, slot_forward
-from calibrate.tiny_pair import make_tiny_pair
-
-CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
-
+from calibrate.tiny_pair import SHARED_DIR, make_tiny_pair
 
 PREFILL_TITLE = "one-prompt prefill (32 tokens, target + draft)"
 
@@ -87,7 +82,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM
 
-    target_dir, draft_dir = make_tiny_pair(CACHE)
+    target_dir, draft_dir = make_tiny_pair(SHARED_DIR)
     target = AutoModelForCausalLM.from_pretrained(target_dir, dtype=torch.float32).eval()
     draft = AutoModelForCausalLM.from_pretrained(draft_dir, dtype=torch.float32).eval()
     batch, context, k = args.batch, args.context, args.k

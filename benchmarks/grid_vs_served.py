@@ -14,9 +14,7 @@ more than the back-to-back forwards the profile is built from.
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,11 +22,9 @@ import torch
 from calibrate.latency import measure_decode, warm_up
 from calibrate.serving import decode_steps
 from calibrate.timing import Timer
-from calibrate.tiny_pair import make_tiny_pair
-from realrun.models import load_model
+from calibrate.tiny_pair import load_tiny_pair
 from specsim.policy.simple import NoSpeculation
 
-CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
 CONTEXTS = (16, 64, 128, 256)
 PROMPT_TOKENS = 16  # calibrate.serving's prompts: step i decodes at context 16 + i
 
@@ -50,9 +46,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    target_dir, draft_dir = make_tiny_pair(CACHE)
-    target = load_model(target_dir, "--target", "cpu", "float32").model
-    draft = load_model(draft_dir, "--draft", "cpu", "float32", 1).model
+    target, draft = load_tiny_pair()
     positions = target.config.max_position_embeddings
     print(f"tiny pair, {args.threads} thread(s); served verify_s / grid price at its context")
     print(f"{'time':<10}{'grid@64 ms':>11}{'steps':>7}{'vs grid before: p25/p50/p75':>30}"

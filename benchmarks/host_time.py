@@ -18,7 +18,6 @@ Timings on shared CPUs move by ±10-20% between runs.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import torch
 
 from calibrate.serving import measure_step_overhead
-from calibrate.tiny_pair import make_tiny_pair
+from calibrate.tiny_pair import SHARED_DIR, make_tiny_pair
 from realrun import backend as backend_module
 from realrun.clock import Clock
 from realrun.serve import serve
@@ -34,7 +33,6 @@ from specsim.policy import make_policy
 from specsim.profile import load_profile
 from specsim.scenario import load_scenario
 
-CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "validate-cpu.yaml"
 
 
@@ -82,7 +80,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM
 
-    target_dir, draft_dir = make_tiny_pair(CACHE)
+    target_dir, draft_dir = make_tiny_pair(SHARED_DIR)
     target = AutoModelForCausalLM.from_pretrained(target_dir, dtype=torch.float32).eval()
     draft = AutoModelForCausalLM.from_pretrained(draft_dir, dtype=torch.float32).eval()
     load = {"workload.rate_scale": 1.0, "workload.duration_s": args.duration}

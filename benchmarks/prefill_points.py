@@ -15,9 +15,7 @@ the axis adds to validate-cpu's 16-96-token prompts. `--axis`: default the quick
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,10 +23,8 @@ import torch
 from calibrate.grid import default_grid
 from calibrate.latency import measure_prefill, warm_up
 from calibrate.timing import Timer
-from calibrate.tiny_pair import make_tiny_pair
-from realrun.models import load_model
+from calibrate.tiny_pair import load_tiny_pair
 
-CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
 BATCHES = (1, 4)
 PROMPTS = (16, 24, 32, 48, 64, 96, 128, 256)
 
@@ -43,9 +39,7 @@ def main() -> None:
     if not set(args.axis) <= set(PROMPTS) or list(args.axis) != sorted(args.axis):
         parser.error(f"--axis: ascending prompt lengths out of {PROMPTS}")
     torch.set_num_threads(args.threads)
-    target_dir, draft_dir = make_tiny_pair(CACHE)
-    target = load_model(target_dir, "--target", "cpu", "float32").model
-    draft = load_model(draft_dir, "--draft", "cpu", "float32", 1).model
+    target, draft = load_tiny_pair()
     between = [p for p in PROMPTS if p not in args.axis]
     print(f"tiny pair, {args.threads} thread(s); measured / line through the axis {args.axis} (ms), "
           "target + draft")

@@ -16,17 +16,13 @@ Timings on shared CPUs move by ±10-20 % between runs; each figure is the best o
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import torch
 
-from calibrate.tiny_pair import make_tiny_pair
+from calibrate.tiny_pair import SHARED_DIR, make_tiny_pair
 from realrun.serve import serve
 from specsim.scenario import scenario_from_dict
-
-CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
 
 
 def scenario(batch: int, prompt_tokens: int, new_tokens: int):
@@ -99,7 +95,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    target_dir, draft_dir = make_tiny_pair(CACHE)
+    target_dir, draft_dir = make_tiny_pair(SHARED_DIR)
     spec = f"fixed:k={args.k}"
 
     print(f"tiny pair, {args.prompt_tokens}-token prompts, {args.new_tokens} new tokens, "

@@ -19,19 +19,15 @@ around it (calibrate's reading on 2026-12-02, before the persistence). Printed p
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from calibrate.serving import decode_steps, run_factors, step_time_persistence
-from calibrate.tiny_pair import make_tiny_pair
-from realrun.models import load_model
+from calibrate.serving import decode_steps, local_factors, run_factors, step_time_persistence
+from calibrate.tiny_pair import load_tiny_pair
 from specsim.policy.simple import FixedLength, NoSpeculation
 
-CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
 BATCH = 4
 MEAN_OF = 32
 LOCAL_WINDOW = 9
@@ -52,12 +48,6 @@ def sticky_inflation(persistence: float, span: int) -> float:
     return float(1 + 2 * np.sum((1 - lags / span) * persistence**lags))
 
 
-def local_factors(steps_s: np.ndarray) -> np.ndarray:
-    local_s = np.array([np.median(steps_s[max(0, i - LOCAL_WINDOW // 2):i + LOCAL_WINDOW // 2 + 1])
-                        for i in range(len(steps_s))])
-    return steps_s / local_s
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -65,9 +55,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    target_dir, draft_dir = make_tiny_pair(CACHE)
-    target = load_model(target_dir, "--target", "cpu", "float32").model
-    draft = load_model(draft_dir, "--draft", "cpu", "float32", 1).model
+    target, draft = load_tiny_pair()
     positions = target.config.max_position_embeddings
     print(f"tiny pair, {args.threads} thread(s), batch {BATCH}, {args.seconds:g} s per policy")
     print(f"{'':<27}{'over the run median':^38}{'over 9 steps around':^24}")
@@ -78,7 +66,7 @@ def main() -> None:
             clock = time.strftime("%H:%M:%S", time.gmtime())
             run = decode_steps(target, draft, policy, BATCH, args.seconds, "cpu", positions)
             whole = run_factors(run)
-            local = local_factors(run["step_s"].to_numpy())
+            local = local_factors(run, LOCAL_WINDOW)
             rho = step_time_persistence([run])
             print(f"{clock:<10}{policy.label():<11}{len(whole):>6}"
                   f"{autocorrelation(whole, 1):>7.2f}{autocorrelation(whole, 4):>7.2f}"

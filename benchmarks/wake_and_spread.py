@@ -20,9 +20,7 @@ P: a profile calibrated on the pair (validate's OUT/profile.json, or `specsim ca
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,19 +28,19 @@ import torch
 from calibrate.serving import (
     IDLE_S,
     RUN_S,
+    SPREAD_QUANTILES,
     WAKE_PROMPT_TOKENS,
     decode_steps,
+    local_factors,
     measure_idle_wake,
     serve_briefly,
     step_time_spread,
 )
-from calibrate.tiny_pair import make_tiny_pair
-from realrun.models import load_model
+from calibrate.tiny_pair import load_tiny_pair
 from specsim.policy.simple import FixedLength, NoSpeculation
 from specsim.profile import load_profile
 from specsim.profile.latency import LatencyModel
 
-CACHE = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests")) / "tiny-pair"
 BATCH = 4
 
 
@@ -57,11 +55,8 @@ def wake_against_grid(target, draft, latency: LatencyModel) -> float:
 
 
 def local_spread(runs, window: int = 9) -> np.ndarray:
-    ratios = []
-    for run in runs:
-        steps_s = run["step_s"].reset_index(drop=True)
-        ratios.append((steps_s / steps_s.rolling(window, center=True, min_periods=1).median()).to_numpy())
-    return np.quantile(np.concatenate(ratios), (np.arange(20) + 0.5) / 20)
+    ratios = np.concatenate([local_factors(run, window) for run in runs])
+    return np.quantile(ratios, (np.arange(SPREAD_QUANTILES) + 0.5) / SPREAD_QUANTILES)
 
 
 def longest_slow_block(runs, above: float = 1.25) -> int:
@@ -81,9 +76,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    target_dir, draft_dir = make_tiny_pair(CACHE)
-    target = load_model(target_dir, "--target", "cpu", "float32").model
-    draft = load_model(draft_dir, "--draft", "cpu", "float32", 1).model
+    target, draft = load_tiny_pair()
     latency = LatencyModel(load_profile(args.profile).latency)
     positions = target.config.max_position_embeddings
     print(f"tiny pair, {args.threads} thread(s), profile {args.profile}")

@@ -229,7 +229,7 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
               f"its backend calls, fixed k = {overhead_k} / plain decoding, batch {middle_batch}, "
               f"{RUN_S:g} s of serving each")
     spread = step_time_spread(generic_runs)
-    persistence = step_time_persistence(generic_runs) if spread else 0.0
+    persistence = step_time_persistence(generic_runs)  # 0 where the spread is empty: too few steps
     if spread:
         notes.add(f"step_time_spread: {SPREAD_QUANTILES} quantiles of a step's time over its run's median, "
                   f"from the same {sum(len(steps) for steps in generic_runs)} steps "

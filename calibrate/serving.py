@@ -101,6 +101,14 @@ def run_factors(run: pd.DataFrame) -> np.ndarray:
     return steps_s / np.median(steps_s)
 
 
+def local_factors(run: pd.DataFrame, window: int) -> np.ndarray:
+    """Each step's time over the median of the `window` steps around it, in step order: how
+    calibrate read the spread in run 20 (window 9), before the persistence; the benchmarks print
+    it beside `run_factors` to show what a local median takes out."""
+    steps_s = run["step_s"].reset_index(drop=True)
+    return (steps_s / steps_s.rolling(window, center=True, min_periods=1).median()).to_numpy()
+
+
 def step_time_persistence(runs: list[pd.DataFrame]) -> float:
     """The lag-1 autocorrelation of `run_factors`, pooled over the runs (each centred on its own
     mean), within [0, MAX_PERSISTENCE]; 0 when the runs hold fewer than 2 × SPREAD_QUANTILES

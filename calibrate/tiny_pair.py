@@ -46,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,6 +57,10 @@ from specsim.prompts import CATEGORIES
 
 VERSION = 1  # bump when the construction changes: it invalidates cached pairs
 STAMP = "tiny-pair.json"
+# where the benchmarks keep the pair, the folder tests/conftest.py uses too: content-keyed, so built
+# once per machine
+_CACHE_ROOT = Path(os.environ.get("SPECSIM_TEST_CACHE", Path.home() / ".cache" / "specsim-tests"))
+SHARED_DIR = _CACHE_ROOT / "tiny-pair"
 
 
 @dataclass(frozen=True)
@@ -268,6 +273,16 @@ def _prompts(spec: TinyPairSpec, table: _Table, generator: torch.Generator) -> l
                 ids.append(token)
             prompts.append((category, ids))
     return prompts
+
+
+def load_tiny_pair(out_dir: str | Path = SHARED_DIR) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """`make_tiny_pair`, then (target, draft) loaded on the CPU in float32 as realrun loads them."""
+    from realrun.models import load_model
+
+    target_dir, draft_dir = make_tiny_pair(out_dir)
+    target = load_model(target_dir, "--target", "cpu", "float32").model
+    draft = load_model(draft_dir, "--draft", "cpu", "float32", 1).model
+    return target, draft
 
 
 def _content_key(spec: TinyPairSpec, seed: int) -> str:
