@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
+from sim import simulate
+from sim.sampling import SampledSpeculation
+from specsim.profile.schema import Profile
+from specsim.results import RunResult
 from specsim.scenario import Scenario, scenario_from_dict
 
 
@@ -27,3 +33,15 @@ def poisson_scenario(rate: float, duration_s: float, prompt_tokens: int, output_
             node = node.setdefault(part, {})
         node[leaf] = value
     return scenario_from_dict(raw)
+
+
+def assert_fused_matches_step_by_step(scenario: Scenario, policy: str, profile: Profile,
+                                      monkeypatch) -> tuple[RunResult, RunResult]:
+    """Simulate with the fused fast paths, then (for the rest of the test) one step at a time:
+    the same tables. Returns (fused, step-by-step)."""
+    fused = simulate(scenario, policy, seed=1, profile=profile)
+    monkeypatch.setattr(SampledSpeculation, "fused_steps", False)
+    step_by_step = simulate(scenario, policy, seed=1, profile=profile)
+    pd.testing.assert_frame_equal(fused.steps, step_by_step.steps, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(fused.requests, step_by_step.requests, check_exact=False, rtol=1e-9)
+    return fused, step_by_step

@@ -10,10 +10,9 @@ import pytest
 
 from sim import simulate
 from sim.draft_lag import DraftLag
-from sim.sampling import SampledSpeculation
 from specsim.engine.batch import DecodeBatch, RequestState
 from specsim.profile.synthetic import iid_acceptance, linear_profile
-from tests.sim.scenarios import poisson_scenario
+from tests.sim.scenarios import assert_fused_matches_step_by_step, poisson_scenario
 
 DRAFT_S, VERIFY_S, PREFILL_S = 0.002, 0.02, 0.03
 FIRST_PASS_S, PER_EXTRA_TOKEN_S = 0.005, 0.001
@@ -93,8 +92,4 @@ def test_fused_fixed_steps_price_the_first_pass_as_step_by_step(acceptance: floa
                              acceptance=iid_acceptance(acceptance), first_pass_s=FIRST_PASS_S,
                              first_pass_per_token_s=PER_EXTRA_TOKEN_S)
     scenario = poisson_scenario(4.0, 20.0, prompt_tokens=32, output_tokens=120, max_batch_size=8)
-    fused = simulate(scenario, "fixed:k=3", seed=1, profile=profile)
-    monkeypatch.setattr(SampledSpeculation, "fused_steps", False)
-    step_by_step = simulate(scenario, "fixed:k=3", seed=1, profile=profile)
-    pd.testing.assert_frame_equal(fused.steps, step_by_step.steps, check_exact=False, rtol=1e-9)
-    pd.testing.assert_frame_equal(fused.requests, step_by_step.requests, check_exact=False, rtol=1e-9)
+    assert_fused_matches_step_by_step(scenario, "fixed:k=3", profile, monkeypatch)

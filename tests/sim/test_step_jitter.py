@@ -10,11 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from sim import simulate
-from sim.sampling import SampledSpeculation
 from sim.step_jitter import StepJitter
 from specsim.profile.schema import Profile
 from specsim.profile.synthetic import iid_acceptance, linear_profile
-from tests.sim.scenarios import poisson_scenario
+from tests.sim.scenarios import assert_fused_matches_step_by_step, poisson_scenario
 
 PREFILL_S = 0.05
 DECODE_S = 0.01
@@ -67,17 +66,16 @@ def test_mean_wait_matches_pollaczek_khinchine_with_a_random_service(utilisation
     assert wait_s > deterministic_s * 1.05
 
 
+@pytest.mark.parametrize("persistence", [0.0, 0.7])
 @pytest.mark.parametrize("policy", ["none", "fixed:k=3"])
-def test_fused_steps_draw_the_same_factors_as_step_by_step(policy: str, monkeypatch) -> None:
-    profile = with_spread(linear_profile(draft_step_s=0.002, verify_base_s=DECODE_S, prefill_base_s=PREFILL_S,
-                                         acceptance=iid_acceptance(0.7)), [0.6, 0.9, 1.0, 1.3, 2.5])
+def test_fused_steps_draw_the_same_factors_as_step_by_step(policy: str, persistence: float,
+                                                            monkeypatch) -> None:
+    base = linear_profile(draft_step_s=0.002, verify_base_s=DECODE_S, prefill_base_s=PREFILL_S,
+                          acceptance=iid_acceptance(0.7))
+    profile = with_spread(base, [0.6, 0.9, 1.0, 1.3, 2.5], persistence)
     scenario = poisson_scenario(4.0, 20.0, prompt_tokens=32, output_tokens=120, max_batch_size=8)
-    fused = simulate(scenario, policy, seed=1, profile=profile)
+    fused, step_by_step = assert_fused_matches_step_by_step(scenario, policy, profile, monkeypatch)
     assert fused.steps["step_s"].nunique() > 10
-    monkeypatch.setattr(SampledSpeculation, "fused_steps", False)
-    step_by_step = simulate(scenario, policy, seed=1, profile=profile)
-    pd.testing.assert_frame_equal(fused.steps, step_by_step.steps, check_exact=False, rtol=1e-9)
-    pd.testing.assert_frame_equal(fused.requests, step_by_step.requests, check_exact=False, rtol=1e-9)
     # and the same seed gives the same tables
     again = simulate(scenario, policy, seed=1, profile=profile)
     pd.testing.assert_frame_equal(again.steps, step_by_step.steps)
@@ -138,17 +136,6 @@ def test_a_requests_tpot_varies_as_the_mean_of_its_sticky_factors(persistence: f
     steps = output_tokens - 1
     theory = DECODE_S**2 * np.var(spread) / steps * sticky_inflation(persistence, steps)
     assert np.var(tpot_s) == pytest.approx(theory, rel=0.1)
-
-
-def test_fused_steps_draw_the_same_sticky_factors_as_step_by_step(monkeypatch) -> None:
-    profile = with_spread(linear_profile(draft_step_s=0.002, verify_base_s=DECODE_S, prefill_base_s=PREFILL_S,
-                                         acceptance=iid_acceptance(0.7)), [0.6, 0.9, 1.0, 1.3, 2.5], 0.7)
-    scenario = poisson_scenario(4.0, 20.0, prompt_tokens=32, output_tokens=120, max_batch_size=8)
-    fused = simulate(scenario, "fixed:k=3", seed=1, profile=profile)
-    monkeypatch.setattr(SampledSpeculation, "fused_steps", False)
-    step_by_step = simulate(scenario, "fixed:k=3", seed=1, profile=profile)
-    pd.testing.assert_frame_equal(fused.steps, step_by_step.steps, check_exact=False, rtol=1e-9)
-    pd.testing.assert_frame_equal(fused.requests, step_by_step.requests, check_exact=False, rtol=1e-9)
 
 
 def test_persistence_must_be_below_one() -> None:
