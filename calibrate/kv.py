@@ -1,5 +1,5 @@
-"""transformers DynamicCache helpers (5.x caches): the acceptance measurement, the speed probe and
-the transient-memory check. The latency grids use realrun's slot cache (calibrate/latency.py)."""
+"""transformers DynamicCache helpers (5.x caches): the acceptance measurement and the
+transient-memory check. The latency grids use realrun's slot cache (calibrate/latency.py)."""
 
 from __future__ import annotations
 

@@ -142,13 +142,13 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
                                   policies=policy_specs)
         save_profile(profile_value, out_dir / "profile.json")
         say(f"wrote {out_dir / 'profile.json'}")
-    probe = calibration_probe_s = None
+    probe = calibration_probe = None
     if not no_probe:
-        from calibrate.probe import make_probe
+        from calibrate.probe import SpeedProbe
 
-        probe = make_probe(target, device)
+        probe = SpeedProbe(target, draft, profile_value, device)
         if calibrate_first:
-            calibration_probe_s = probe()  # right after the calibration: the profile's moment
+            calibration_probe = probe()  # right after the calibration: ≈ 1, a check of the probe
 
     from specsim.validate.compare import format_table, verdict_line
     from specsim.validate.report import write_report
@@ -158,7 +158,7 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
                             loads=load_values, seed=seed_value, device=device, repeats=repeat_count,
                             replay=not no_replay, thresholds=thresholds, out=out_dir, serve=serve,
                             progress=not quiet, echo=say, probe=probe,
-                            calibration_probe_s=calibration_probe_s)
+                            calibration_probe=calibration_probe)
     out_dir.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out_dir / "errors.csv", index=False)
     title = f"specsim validate: {loaded.name}"

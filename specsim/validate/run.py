@@ -35,7 +35,7 @@ from specsim.results import RunResult
 from specsim.scenario import Scenario, build_requests
 from specsim.validate.acceptance import measured_acceptance
 from specsim.validate.compare import DEFAULT_THRESHOLDS, Thresholds, compare_point
-from specsim.validate.speed import speed_ratios
+from specsim.validate.speed import ProbeReading, speed_ratios
 from specsim.workload.requests import Requests
 
 LOAD_FIELD = "workload.rate_scale"
@@ -77,15 +77,16 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                    out: str | Path | None = None,
                    serve: Serve | None = None, simulate: Simulate | None = None,
                    progress: bool = True, echo: Callable[[str], None] | None = None,
-                   probe: Callable[[], float] | None = None,
-                   calibration_probe_s: float | None = None) -> Validation:
+                   probe: Callable[[], ProbeReading] | None = None,
+                   calibration_probe: ProbeReading | None = None) -> Validation:
     """Run the comparison. `serve`/`simulate` default to `realrun.serve.serve` and
     `sim.cluster.simulate` (tests pass stand-ins); a `serve` that takes `profile=`/`requests=`
     keywords gets the same profile (its policies' cost estimator) and the same requests.
     `repeats` real runs per point: the second one measures the real-run noise (the `noise`
-    column). Runs are written under `out/runs/`. `probe` (calibrate/probe.py) times a fixed
-    forward right before each real run; with `calibration_probe_s`, the same probe taken right
-    after the calibration, the notes state how much the machine's speed drifted between them."""
+    column). Runs are written under `out/runs/`. `probe` (calibrate/probe.py) times a few engine
+    forwards against the profile's price right before each real run; the notes state, per run, how
+    fast the machine was against the profile (and, with `calibration_probe`, right after the
+    calibration)."""
     if serve is None:
         serve = import_serve()
     if simulate is None:
@@ -106,11 +107,11 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                 say(f"real  {label} @ load {load:g}" + (f" (repeat {repeat + 1})" if repeat else ""))
                 extra = {key: value for key, value in (("profile", profile), ("requests", requests))
                          if key in accepted}  # the same cost model for the policy, the same requests
-                probe_s = probe() if probe is not None else None
+                reading = probe() if probe is not None else None
                 run = serve(point_scenario, spec, seed, target, draft, device=device, show_progress=progress,
                             **extra)
-                if probe_s is not None:
-                    run.details["probe_s"] = probe_s
+                if reading is not None:
+                    run.details.update(reading.details())
                 check_same_workload(run, requests, f"{label} @ load {load:g}")
                 real_runs.setdefault(label, []).append(run)
         for spec in policies:
@@ -146,25 +147,27 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
     notes = [f"scenario {scenario.name} ({scenario.source}), seed {seed}, profile {profile.name} "
              f"({profile.source}), target {target}, draft {draft}, device {device}, "
              f"{repeats} real run(s) per point"]
-    notes += probe_notes(points, calibration_probe_s)
+    notes += probe_notes(points, calibration_probe)
     notes += speed_notes(points)
     return Validation(table, points, notes)
 
 
-def probe_notes(points: list[dict[str, Any]], calibration_probe_s: float | None) -> list[str]:
-    """One line per point: the speed probe before its real runs, against the calibration's."""
-    lines = []
+def probe_notes(points: list[dict[str, Any]], calibration_probe: ProbeReading | None) -> list[str]:
+    """One line: the speed probe before each point's real runs, over the profile's price."""
+    parts = []
     for point in points:
-        probes = [(name, run.details.get("probe_s")) for name, run in point["runs"].items()
-                  if name.startswith("real") and run.details.get("probe_s") is not None]
-        if not probes:
-            continue
-        parts = [f"before {name} {value * 1e3:.1f} ms" for name, value in probes]
-        if calibration_probe_s:
-            ratio = probes[0][1] / calibration_probe_s
-            parts.append(f"at calibration {calibration_probe_s * 1e3:.1f} ms (real/calibration {ratio:.2f})")
-        lines.append(f"speed probe, {point['policy']} @ load {point['load']:g}: " + ", ".join(parts))
-    return lines
+        readings = [f"{name} ×{run.details['probe_decode_ratio']:.2f} / "
+                    f"×{run.details['probe_prefill_ratio']:.2f}" for name, run in point["runs"].items()
+                    if name.startswith("real") and "probe_decode_ratio" in run.details]
+        if readings:
+            parts.append(f"{point['policy']} @ {point['load']:g} before " + ", ".join(readings))
+    if not parts:
+        return []
+    head = "speed probe, engine forwards at one grid point over the profile's price, decode / prefill"
+    if calibration_probe is not None:
+        head += (f" (right after the calibration: ×{calibration_probe.decode_ratio:.2f} / "
+                 f"×{calibration_probe.prefill_ratio:.2f})")
+    return [head + ": " + "; ".join(parts)]
 
 
 def speed_notes(points: list[dict[str, Any]]) -> list[str]:

@@ -58,3 +58,29 @@ def _ratio(real: RunResult, sim: RunResult, seconds_columns: list[str], count) -
     if math.isnan(real_s) or math.isnan(sim_s) or sim_s <= 0:
         return math.nan
     return real_s / sim_s
+
+
+@dataclass(frozen=True)
+class ProbeReading:
+    """A speed probe (`calibrate/probe.py`): a few of the engine's forwards at one grid point of
+    the profile, timed now, against what the simulator charges for the same forwards. Taken right
+    before a real run, the ratios say how fast the machine is at that moment relative to the
+    profile, without looking at the run itself."""
+
+    decode_s: float  # a plain step and a speculative step's draft passes and verify
+    decode_profile_s: float
+    prefill_s: float  # one prompt, target then draft
+    prefill_profile_s: float
+
+    @property
+    def decode_ratio(self) -> float:
+        return self.decode_s / self.decode_profile_s
+
+    @property
+    def prefill_ratio(self) -> float:
+        return self.prefill_s / self.prefill_profile_s
+
+    def details(self) -> dict[str, float]:
+        """What a real run's details.json keeps of the probe taken right before it."""
+        return {"probe_decode_s": self.decode_s, "probe_decode_ratio": self.decode_ratio,
+                "probe_prefill_s": self.prefill_s, "probe_prefill_ratio": self.prefill_ratio}

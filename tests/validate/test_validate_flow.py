@@ -16,9 +16,13 @@ from specsim.profile.scale import scale_forwards
 from specsim.results import RunResult, read_result
 from specsim.validate import run as validate_run
 from specsim.validate.compare import METRICS
-from specsim.validate.run import run_validation
+from specsim.validate.report import COLOURS
+from specsim.validate.run import RUN_FOLDERS, run_validation
+from specsim.validate.speed import ProbeReading
 
 from .conftest import SHIPPED, small_scenario
+
+SAME_SPEED = ProbeReading(0.02, 0.02, 0.01, 0.01)
 
 SHORT = {"kind": "uniform", "low": 8, "high": 24}
 
@@ -41,8 +45,8 @@ def test_identical_worlds_give_zero_error(shipped_profile, tmp_path):
     # 10 s of traffic (about 50 requests at the full load)
     scenario = small_scenario(rate=5.0, duration_s=10.0, output_tokens=SHORT)
     result = run_validation(scenario, profile=shipped_profile, target="t", draft="d", out=tmp_path,
-                            serve=simulator_as_real(shipped_profile), probe=lambda: 0.02,
-                            calibration_probe_s=0.01)
+                            serve=simulator_as_real(shipped_profile), probe=lambda: SAME_SPEED,
+                            calibration_probe=ProbeReading(0.012, 0.010, 0.004, 0.005))
     table = result.table
     assert len(table) == 2 * 2 * len(METRICS)  # policies × loads × metrics
     assert set(table["policy"]) == {"none", "fixed:k=3"} and set(table["load"]) == {0.5, 1.0}
@@ -62,10 +66,12 @@ def test_identical_worlds_give_zero_error(shipped_profile, tmp_path):
     assert 0.9 < factor < 1.1
     assert any(note.startswith("forward time, real run / simulator") for note in result.notes)
     assert len(read_result(folder / "sim").requests) == len(read_result(folder / "real").requests)
-    # the speed probe before each real run, against the calibration's, in the notes and run details
-    assert "speed probe, fixed:k=3 @ load 0.5: before real 20.0 ms, before real repeat 20.0 ms, at " \
-        "calibration 10.0 ms (real/calibration 2.00)" in result.notes
-    assert read_result(folder / "real").details["probe_s"] == 0.02
+    # the speed probe before each real run, over the profile's price, in the notes and run details
+    probe_line = next(note for note in result.notes if note.startswith("speed probe"))
+    assert "(right after the calibration: ×1.20 / ×0.80)" in probe_line
+    assert "fixed:k=3 @ 0.5 before real ×1.00 / ×1.00, real repeat ×1.00 / ×1.00" in probe_line
+    assert read_result(folder / "real").details["probe_decode_ratio"] == 1.0
+    assert set(RUN_FOLDERS) <= set(COLOURS)  # every run has its colour in the report
 
 
 def write_scenario(tmp_path) -> str:
@@ -91,7 +97,7 @@ def test_cli_passes_with_exit_0_and_writes_table_and_report(shipped_profile, tmp
     assert (out / "errors.csv").read_text().startswith("policy,load,metric,label,unit,real,sim,error")
     text = (out / "errors.txt").read_text()
     assert "fixed:k=3 @ load 1" in text
-    assert "speed probe, fixed:k=3 @ load 1: before real " in text  # probed the (random) tiny target
+    assert "fixed:k=3 @ 1 before real ×" in text  # probed the (random) tiny pair against the profile
     page = (out / "report.html").read_text()
     assert not re.search(r"<script[^>]+src=", page)  # plotly.js embedded: works offline
     assert page.count("Plotly.newPlot") == 1  # one figure per policy × load
@@ -150,3 +156,4 @@ def test_at_real_speed_recovers_a_slower_machine(shipped_profile, tmp_path):
     # the profile's per-position curve (the replay alone moved median TPOT by 4-10% on this
     # scenario at factors 1.0-1.5, 2026-12-01)
     assert abs(tpot["at_real_speed_error"]) < 0.10
+
