@@ -15,7 +15,8 @@ real run's measured acceptance replayed (what is left there is timing error);
 `at_real_speed`/`at_real_speed_error` replay the acceptance and scale the forwards to the speed the
 machine ran at during the real run, decode and prefill apart (`speed.py`: what is left there is
 neither acceptance nor the machine's speed drift, but the rest of the model); both are
-diagnostics, never gated. `noise` is the
+diagnostics, never gated.
+`noise` is the
 difference between two real runs of the same point, in the same unit as the error — the floor
 under which the simulator cannot be judged.
 """
@@ -58,8 +59,11 @@ METRICS: tuple[tuple[str, str, str, str | None], ...] = (
     ("mean_k", "mean k", "rel", None),
 )
 
-TABLE_COLUMNS = ("policy", "load", "metric", "label", "unit", "real", "sim", "error", "replay",
-                 "replay_error", "at_real_speed", "at_real_speed_error", "noise", "threshold", "passed")
+# the simulations beside the gated one: each gets a value column and an error column
+OTHER_SIMULATIONS = ("replay", "at_real_speed")
+TABLE_COLUMNS = ("policy", "load", "metric", "label", "unit", "real", "sim", "error",
+                 *(column for name in OTHER_SIMULATIONS for column in (name, f"{name}_error")),
+                 "noise", "threshold", "passed")
 
 
 def table_summary(result: RunResult) -> dict[str, Any]:
@@ -96,30 +100,27 @@ def compare_point(policy: str, load: float, real: RunResult, sim: RunResult, *,
                   repeat: RunResult | None = None,
                   thresholds: Thresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
     """The error table's rows for one policy × load."""
-    summaries = {name: table_summary(run) if run is not None else None
-                 for name, run in (("real", real), ("sim", sim), ("replay", replay),
-                                   ("at_real_speed", at_real_speed), ("repeat", repeat))}
+    others = {"replay": replay, "at_real_speed": at_real_speed, "repeat": repeat}
+    summaries = {name: table_summary(run) for name, run in (("real", real), ("sim", sim), *others.items())
+                 if run is not None}
     rows = []
     for key, label, unit, group in METRICS:
         real_value = float(summaries["real"][key])
         sim_value = float(summaries["sim"][key])
         error = metric_error(real_value, sim_value, unit)
         threshold = thresholds.for_group(group)
-        replay_value, speed_value, repeat_value = (
-            float(summaries[name][key]) if summaries[name] else math.nan
-            for name in ("replay", "at_real_speed", "repeat"))
-        rows.append({
-            "policy": policy, "load": float(load), "metric": key, "label": label, "unit": unit,
-            "real": real_value, "sim": sim_value, "error": error,
-            "replay": replay_value,
-            "replay_error": metric_error(real_value, replay_value, unit) if replay is not None else math.nan,
-            "at_real_speed": speed_value,
-            "at_real_speed_error": (metric_error(real_value, speed_value, unit) if at_real_speed is not None
-                                    else math.nan),
-            "noise": metric_error(real_value, repeat_value, unit) if repeat is not None else math.nan,
-            "threshold": math.nan if threshold is None else threshold,
-            "passed": passes(real_value, sim_value, error, threshold),
-        })
+        row = {"policy": policy, "load": float(load), "metric": key, "label": label, "unit": unit,
+               "real": real_value, "sim": sim_value, "error": error}
+        for name in (*OTHER_SIMULATIONS, "repeat"):
+            value = float(summaries[name][key]) if name in summaries else math.nan
+            difference = metric_error(real_value, value, unit) if name in summaries else math.nan
+            if name == "repeat":
+                row["noise"] = difference
+            else:
+                row.update({name: value, f"{name}_error": difference})
+        row.update({"threshold": math.nan if threshold is None else threshold,
+                    "passed": passes(real_value, sim_value, error, threshold)})
+        rows.append(row)
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
@@ -163,28 +164,52 @@ def verdict_line(table: pd.DataFrame) -> str:
             + "; ".join(_failure_lines(failing)))
 
 
+# (column, header) of the text table after `real`: each value column is followed by its error
+TEXT_COLUMNS = (("sim", "sim"), ("replay", "replay"), ("at_real_speed", "real speed"))
+
+
+def error_column(column: str) -> str:
+    return "error" if column == "sim" else f"{column}_error"
+
+
 def format_table(table: pd.DataFrame, title: str = "") -> str:
     """The error table as text, one block per policy × load, and the verdict line."""
     lines = [title] if title else []
-    header = (f"  {'metric':<22}{'real':>12}{'sim':>12}{'error':>9}{'replay':>12}{'error':>9}"
-              f"{'real speed':>12}{'error':>9}{'noise':>9}{'limit':>8}  ok")
+    header = (f"  {'metric':<22}{'real':>12}" + "".join(f"{name:>12}{'error':>9}" for _, name in TEXT_COLUMNS)
+              + f"{'noise':>9}{'limit':>8}  ok")
     for (policy, load), block in table.groupby(["policy", "load"], sort=False):
         lines += ["", f"{policy} @ load {load:g}", header]
-        for row in block.itertuples():
-            ok = "" if row.passed is None or (isinstance(row.passed, float) and math.isnan(row.passed)) \
-                else ("yes" if row.passed else "NO")
-            lines.append(
-                f"  {row.label:<22}{_format_value(row.real, row.metric):>12}"
-                f"{_format_value(row.sim, row.metric):>12}"
-                f"{_format_error(row.error, row.unit):>9}{_format_value(row.replay, row.metric):>12}"
-                f"{_format_error(row.replay_error, row.unit):>9}"
-                f"{_format_value(row.at_real_speed, row.metric):>12}"
-                f"{_format_error(row.at_real_speed_error, row.unit):>9}"
-                f"{_format_error(row.noise, row.unit):>9}"
-                f"{_format_threshold(row.threshold, row.unit):>8}  {ok}")
-    noise = noise_line(table)
-    lines += ["", *([noise] if noise else []), verdict_line(table)]
+        for row in block.to_dict("records"):
+            passed = row["passed"]
+            ok = "" if passed is None or (isinstance(passed, float) and math.isnan(passed)) \
+                else ("yes" if passed else "NO")
+            metric, unit = row["metric"], row["unit"]
+            cells = "".join(f"{_format_value(row[column], metric):>12}"
+                            f"{_format_error(row[error_column(column)], unit):>9}"
+                            for column, _ in TEXT_COLUMNS)
+            lines.append(f"  {row['label']:<22}{_format_value(row['real'], metric):>12}{cells}"
+                         f"{_format_error(row['noise'], unit):>9}"
+                         f"{_format_threshold(row['threshold'], unit):>8}  {ok}")
+    noise, others = noise_line(table), diagnostics_line(table)
+    lines += ["", *([noise] if noise else []), *([others] if others else []), verdict_line(table)]
     return "\n".join(lines)
+
+
+def diagnostics_line(table: pd.DataFrame) -> str:
+    """How many gated metrics each diagnostic simulation would have put over the thresholds ('' when
+    none ran): where the error comes from, at a glance."""
+    gated = table[table["passed"].notna()]
+    parts = []
+    for column, name in TEXT_COLUMNS[1:]:
+        errors = gated[f"{column}_error"]
+        if errors.isna().all():
+            continue
+        over = sum(not passes(real, value, error, threshold) for real, value, error, threshold
+                   in zip(gated["real"], gated[column], errors, gated["threshold"], strict=True))
+        parts.append(f"{name} {over}")
+    if not parts:
+        return ""
+    return f"over the thresholds had each diagnostic been gated (of {len(gated)}): " + ", ".join(parts)
 
 
 def noise_line(table: pd.DataFrame) -> str:

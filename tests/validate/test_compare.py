@@ -86,6 +86,17 @@ def test_verdict_names_each_failure_and_thresholds_are_configurable():
     assert table["replay_error"].isna().all() and table["noise"].isna().all()
 
 
+def test_the_diagnostics_line_counts_what_each_other_simulation_would_fail():
+    # replayed acceptance = SIM (3 over, as the gated sim), at real speed = REAL (0 over)
+    table = compare_point("fixed:k=2", 0.5, REAL, SIM, replay=SIM, at_real_speed=REAL)
+    assert (table["at_real_speed_error"] == 0).all()
+    assert "over the thresholds had each diagnostic been gated (of 6): replay 3, real speed 0\n" in \
+        format_table(table)
+    # a simulation that did not run is left out rather than counted as passing
+    assert "(of 6): replay 3\n" in format_table(compare_point("fixed:k=2", 0.5, REAL, SIM, replay=SIM))
+    assert "had each diagnostic" not in format_table(compare_point("fixed:k=2", 0.5, REAL, SIM))
+
+
 def test_identical_runs_have_zero_error_and_pass():
     table = compare_point("none", 1.0, REAL, REAL)
     assert (table["error"] == 0).all()
