@@ -24,6 +24,7 @@ import torch
 
 from calibrate.acceptance_stats import SpeculationRecords
 from calibrate.kv import new_cache
+from realrun.models import with_cache
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,15 @@ def speculate_prompt(target, draft, prompt_ids: list[int], run: AcceptanceRun,
     target_cache, draft_cache = new_cache(target), new_cache(draft)
     if len(prompt_ids) > 1:  # caches hold everything but the last committed token
         context = torch.tensor([prompt_ids[:-1]], device=device)
-        target(input_ids=context, past_key_values=target_cache, use_cache=True, logits_to_keep=1)
-        draft(input_ids=context, past_key_values=draft_cache, use_cache=True, logits_to_keep=1)
+        target(input_ids=context, **with_cache(target, target_cache), use_cache=True, logits_to_keep=1)
+        draft(input_ids=context, **with_cache(draft, draft_cache), use_cache=True, logits_to_keep=1)
     last, draft_pending = prompt_ids[-1], [prompt_ids[-1]]
     confidences, accepts, accepted_counts = [], [], []
     generated = 0
     while generated < run.new_tokens:
         tokens, q = _draft(draft, draft_cache, draft_pending, k, vocab, run.sampling, generator)
         verify_ids = torch.tensor([[last, *tokens]], device=device)
-        logits = target(input_ids=verify_ids, past_key_values=target_cache, use_cache=True).logits
+        logits = target(input_ids=verify_ids, **with_cache(target, target_cache), use_cache=True).logits
         p = torch.softmax(logits[0, :, :vocab].float(), dim=-1)  # [k + 1, vocab]
         drafted = torch.tensor(tokens, device=device)
         q_of_token = q[torch.arange(k), drafted]
@@ -91,7 +92,7 @@ def _draft(draft, cache, pending: list[int], k: int, vocab: int, sampling: bool,
     feed = torch.tensor([pending], device=device)
     tokens, rows = [], []
     for _ in range(k):
-        logits = draft(input_ids=feed, past_key_values=cache, use_cache=True, logits_to_keep=1).logits
+        logits = draft(input_ids=feed, **with_cache(draft, cache), use_cache=True, logits_to_keep=1).logits
         q = torch.softmax(logits[0, -1, :vocab].float(), dim=-1)
         token = torch.multinomial(q, 1, generator=generator) if sampling else q.argmax().view(1)
         tokens.append(int(token))

@@ -44,6 +44,7 @@ from calibrate.timing import Timer
 from realrun.backend import RealSpeculation
 from realrun.clock import Clock
 from realrun.kv import SlotKV
+from realrun.models import with_cache
 
 
 def random_slots(model, slots: int, capacity: int, dtype: torch.dtype, device: str) -> SlotKV:
@@ -59,8 +60,8 @@ def slot_forward(model, kv: SlotKV, rows: torch.Tensor | None, ids: torch.Tensor
     count = ids.shape[0]
     new_tokens = torch.full((count,), ids.shape[1], dtype=torch.long)
     cache = kv.batch(rows, count, new_tokens)
-    model(input_ids=ids, attention_mask=cache.mask, position_ids=cache.position_ids, past_key_values=cache,
-          use_cache=True, **extra)
+    model(input_ids=ids, attention_mask=cache.mask, position_ids=cache.position_ids,
+          **with_cache(model, cache), use_cache=True, **extra)
     cache.commit(new_tokens)
 
 

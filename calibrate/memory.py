@@ -12,7 +12,7 @@ import torch
 
 from calibrate.hardware import host_memory_bytes
 from calibrate.kv import decode_inputs, random_cache
-from realrun.models import LoadedModel
+from realrun.models import LoadedModel, with_cache
 from specsim.profile.schema import Memory
 
 MEMORY_UTILISATION = 0.9
@@ -35,7 +35,8 @@ def transient_bytes(model, batch: int, new_tokens: int, context: int, dtype: tor
     torch.cuda.synchronize()
     before = torch.cuda.memory_allocated()
     torch.cuda.reset_peak_memory_stats()
-    model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True)
+    model(input_ids=ids, attention_mask=mask, position_ids=positions, **with_cache(model, cache),
+          use_cache=True)
     torch.cuda.synchronize()
     peak = torch.cuda.max_memory_allocated()
     del cache

@@ -23,6 +23,7 @@ import torch
 from realrun.acceptance import accept_greedy, accept_sampling, propose
 from realrun.clock import Clock
 from realrun.kv import SlotKV
+from realrun.models import with_cache
 
 
 class RealSpeculation:
@@ -126,7 +127,7 @@ class RealSpeculation:
         return accepted.numpy().astype(np.int64)
 
     def _forward(self, model, inputs: torch.Tensor, cache) -> torch.Tensor:
-        output = self.clock.forward(model, input_ids=inputs.to(self.device), past_key_values=cache,
+        output = self.clock.forward(model, input_ids=inputs.to(self.device), **with_cache(model, cache),
                                     attention_mask=cache.mask, position_ids=cache.position_ids,
                                     use_cache=True)
         return output.logits

@@ -31,7 +31,7 @@ from realrun.acceptance import next_token
 from realrun.backend import RealSpeculation, right_padded
 from realrun.clock import Clock
 from realrun.kv import SlotKV
-from realrun.models import ModelPair
+from realrun.models import ModelPair, with_cache
 from specsim.engine.scheduler import Scheduler
 from specsim.engine.speculation import speculate
 from specsim.engine.step import SpeculationResult, StepTimes
@@ -114,7 +114,7 @@ class RealReplica:
                 for model, kv in ((self.pair.target, self.target_kv), (self.pair.draft, self.draft_kv)):
                     if kv is not None:
                         cache = kv.batch(None, 1, torch.tensor([width]))
-                        model(input_ids=inputs, past_key_values=cache, attention_mask=cache.mask,
+                        model(input_ids=inputs, **with_cache(model, cache), attention_mask=cache.mask,
                               position_ids=cache.position_ids, use_cache=True)
                         cache.commit(torch.tensor([width]))
         for kv in (self.target_kv, self.draft_kv):
@@ -140,13 +140,13 @@ class RealReplica:
         last = counts - 1  # only the logits at each chunk's last token are needed
         keep, where = torch.unique(last, return_inverse=True)
         cache = self.target_kv.batch(rows, len(slots), counts)
-        logits = self.clock.forward(self.pair.target, input_ids=inputs, past_key_values=cache,
+        logits = self.clock.forward(self.pair.target, input_ids=inputs, **with_cache(self.pair.target, cache),
                                     attention_mask=cache.mask, position_ids=cache.position_ids,
                                     use_cache=True, logits_to_keep=keep.to(self.pair.device)).logits
         cache.commit(counts)
         if self.draft_kv is not None:
             cache = self.draft_kv.batch(rows, len(slots), counts)
-            self.clock.forward(self.pair.draft, input_ids=inputs, past_key_values=cache,
+            self.clock.forward(self.pair.draft, input_ids=inputs, **with_cache(self.pair.draft, cache),
                                attention_mask=cache.mask, position_ids=cache.position_ids, use_cache=True,
                                logits_to_keep=1)
             cache.commit(counts)

@@ -80,8 +80,8 @@ class SlotKV:
 
 
 class BatchCache:
-    """What the model sees as `past_key_values` for one forward; also builds the inputs that
-    go with it (positions and the 4-D mask)."""
+    """What the model sees as its KV cache (`cache`, formerly `past_key_values`) for one forward;
+    also builds the inputs that go with it (positions and the 4-D mask)."""
 
     def __init__(self, kv: SlotKV, rows: torch.Tensor | None, batch: int, new_tokens: torch.Tensor) -> None:
         self.kv = kv

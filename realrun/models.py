@@ -9,6 +9,8 @@ seven billion CPU random draws followed by a copy.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +28,23 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 RECORDED_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
                  "num_key_value_heads", "head_dim", "intermediate_size", "vocab_size",
                  "max_position_embeddings", "tie_word_embeddings")
+
+
+def with_cache(model, cache) -> dict[str, Any]:
+    """The forward's KV-cache keyword argument: `cache` where the model's forward takes it
+    (transformers 5.24 renamed `past_key_values`, deprecated until its removal in 5.40), else
+    `past_key_values` (transformers 5.17, the oldest this project supports)."""
+    return {_cache_keyword(type(model)): cache}
+
+
+@functools.cache
+def _cache_keyword(model_class: type) -> str:
+    forward = getattr(model_class, "forward", None)
+    if forward is None:  # a wrapper that hands its inputs to a model: the installed transformers' name
+        from transformers import LlamaForCausalLM
+
+        forward = LlamaForCausalLM.forward
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
 
 
 @dataclass

@@ -20,7 +20,7 @@ class Recording:
         self.config = model.config
 
     def __call__(self, **inputs):
-        cache = inputs["past_key_values"]
+        cache = inputs.get("cache", inputs.get("past_key_values"))  # realrun.models.with_cache
         ids = inputs["input_ids"]
         self.calls.append((self.name, ids.shape[0], ids.shape[1], tuple(cache.start.tolist()),
                            inputs["attention_mask"].dim(), inputs.get("logits_to_keep")))

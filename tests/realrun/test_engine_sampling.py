@@ -15,6 +15,7 @@ from transformers import DynamicCache
 from realrun.backend import RealSpeculation
 from realrun.clock import Clock
 from realrun.kv import SlotKV
+from realrun.models import with_cache
 
 ROWS, REPEATS, K = 32, 20, 3
 
@@ -43,7 +44,7 @@ def test_speculative_sampling_follows_the_target(tiny_pair, tiny_models):
         draft_kv = SlotKV(draft.config, ROWS, 64, "cpu", torch.float32)
         for model, kv in ((target, target_kv), (draft, draft_kv)):
             cache = DynamicCache(config=model.config)
-            model(input_ids=torch.tensor([prompt]), past_key_values=cache, use_cache=True)
+            model(input_ids=torch.tensor([prompt]), **with_cache(model, cache), use_cache=True)
             for slot in range(ROWS):
                 kv.load(slot, cache)
         first = int(target(input_ids=torch.tensor([prompt])).logits[0, -1].argmax())

@@ -13,6 +13,7 @@ from transformers import DynamicCache
 from realrun.backend import RealSpeculation
 from realrun.clock import Clock
 from realrun.kv import SlotKV
+from realrun.models import with_cache
 
 
 def _prompts(pair_dir, count: int) -> list[list[int]]:
@@ -33,7 +34,8 @@ def test_caches_after_rejections_match_fresh_forward(tiny_pair, tiny_models):
         for slot, prompt in enumerate(prompts):
             for model, kv in ((target, target_kv), (draft, draft_kv)):
                 cache = DynamicCache(config=model.config)
-                logits = model(input_ids=torch.tensor([prompt]), past_key_values=cache, use_cache=True).logits
+                logits = model(input_ids=torch.tensor([prompt]), **with_cache(model, cache),
+                               use_cache=True).logits
                 kv.load(slot, cache)
                 if model is target:
                     rows.append([*prompt, int(logits[0, -1].argmax())])
@@ -54,11 +56,11 @@ def test_caches_after_rejections_match_fresh_forward(tiny_pair, tiny_models):
                 assert lengths[i] < len(tokens)
             fed = torch.tensor([[tokens[lengths[i]]] for i, tokens in enumerate(rows)])
             cache = kv.batch(None, 3, torch.ones(3, dtype=torch.long))
-            cached = model(input_ids=fed, past_key_values=cache, attention_mask=cache.mask,
+            cached = model(input_ids=fed, **with_cache(model, cache), attention_mask=cache.mask,
                            position_ids=cache.position_ids).logits[:, -1]
             subset = kv.batch(torch.tensor([2, 0]), 2, torch.ones(2, dtype=torch.long))
-            cached_subset = model(input_ids=fed[[2, 0]], past_key_values=subset, attention_mask=subset.mask,
-                                  position_ids=subset.position_ids).logits[:, -1]
+            cached_subset = model(input_ids=fed[[2, 0]], **with_cache(model, subset),
+                                  attention_mask=subset.mask, position_ids=subset.position_ids).logits[:, -1]
             for i, tokens in enumerate(rows):
                 fresh = model(input_ids=torch.tensor([tokens[: lengths[i] + 1]])).logits[0, -1]
                 torch.testing.assert_close(cached[i], fresh, atol=1e-4, rtol=1e-4)
@@ -94,7 +96,7 @@ def test_ragged_batch_matches_per_request_forwards(model_type):
     with torch.inference_mode():
         for slot, sequence in enumerate(sequences):
             cache = DynamicCache(config=model.config)
-            model(input_ids=sequence[None, :-3], past_key_values=cache, use_cache=True)
+            model(input_ids=sequence[None, :-3], **with_cache(model, cache), use_cache=True)
             kv.load(slot, cache)
         for new in (torch.tensor([3, 2, 1]), torch.tensor([1, 1, 1])):
             kv.lengths[:3] = torch.tensor([len(s) - 3 for s in sequences])
@@ -102,7 +104,7 @@ def test_ragged_batch_matches_per_request_forwards(model_type):
             for i, sequence in enumerate(sequences):
                 inputs[i, : new[i]] = sequence[-3:][: new[i]]
             cache = kv.batch(None, 3, new)
-            logits = model(input_ids=inputs, past_key_values=cache, attention_mask=cache.mask,
+            logits = model(input_ids=inputs, **with_cache(model, cache), attention_mask=cache.mask,
                            position_ids=cache.position_ids, use_cache=True).logits
             for i, sequence in enumerate(sequences):
                 fresh = model(input_ids=sequence[None, : len(sequence) - 3 + new[i]]).logits[0, -new[i]:]
