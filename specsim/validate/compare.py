@@ -15,8 +15,7 @@ real run's measured acceptance replayed (what is left there is timing error);
 `at_real_speed`/`at_real_speed_error` replay the acceptance and scale the forwards to the speed the
 machine ran at during the real run, decode and prefill apart (`speed.py`: what is left there is
 neither acceptance nor the machine's speed drift, but the rest of the model); both are
-diagnostics, never gated.
-`noise` is the
+diagnostics, never gated — `diagnostics_line` counts what each would fail. `noise` is the
 difference between two real runs of the same point, in the same unit as the error — the floor
 under which the simulator cannot be judged.
 """
