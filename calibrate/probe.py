@@ -16,9 +16,9 @@ blocks, so it reads the profile 10-20% fast; on an idle VM its 10-15-s medians m
 one window to the next. Before the real runs of validate run 24,
 ×0.92-1.49 while those runs' forwards took ×1.02-1.30 what the simulator charged, with no
 relation point by point: a half-second reading of the moment does not predict the next minute on
-a shared machine. The mean of a load's eight readings does follow that block's speed (×1.16-1.29
-against the runs' ×1.02-1.30), so validate's "probed" column scales the profile by it
-(`specsim.validate.speed.probed_speed`).
+a shared machine, so validate reports it and scales nothing by it. The mean of a load's eight
+readings did no better, reliably (a simulation scaled by it: closer in runs 24-25, further in run 26,
+where this point read ×0.82 right after the calibration; VALIDATION.md).
 
 Until 2026-12-02 the probe was one bare transformers forward against a dynamic cache, compared
 with the same forward after the calibration (runs 14 and 21-23: real/calibration 0.57-1.16 while

@@ -14,12 +14,8 @@ latencies already carry their effect. Columns `replay`/`replay_error` are the si
 real run's measured acceptance replayed (what is left there is timing error);
 `at_real_speed`/`at_real_speed_error` replay the acceptance and scale the forwards to the speed the
 machine ran at during the real run, decode and prefill apart (`speed.py`: what is left there is
-neither acceptance nor the machine's speed drift, but the rest of the model);
-`at_probed_speed`/`at_probed_speed_error` are the simulator as gated (sampled acceptance) with
-the profile scaled to the machine's speed over the load's block of real runs, as the speed probes
-taken between them read it — what a calibration spread over the validation would predict,
-knowing nothing of the runs' own times. All three are diagnostics, never gated —
-`diagnostics_line` counts what each would fail. `noise` is the
+neither acceptance nor the machine's speed drift, but the rest of the model); both are
+diagnostics, never gated — `diagnostics_line` counts what each would fail. `noise` is the
 difference between two real runs of the same point, in the same unit as the error — the floor
 under which the simulator cannot be judged.
 """
@@ -63,7 +59,7 @@ METRICS: tuple[tuple[str, str, str, str | None], ...] = (
 )
 
 # the simulations beside the gated one: each gets a value column and an error column
-OTHER_SIMULATIONS = ("at_probed_speed", "replay", "at_real_speed")
+OTHER_SIMULATIONS = ("replay", "at_real_speed")
 TABLE_COLUMNS = ("policy", "load", "metric", "label", "unit", "real", "sim", "error",
                  *(column for name in OTHER_SIMULATIONS for column in (name, f"{name}_error")),
                  "noise", "threshold", "passed")
@@ -100,11 +96,10 @@ def passes(real: float, sim: float, error: float, threshold: float | None) -> bo
 
 def compare_point(policy: str, load: float, real: RunResult, sim: RunResult, *,
                   replay: RunResult | None = None, at_real_speed: RunResult | None = None,
-                  at_probed_speed: RunResult | None = None, repeat: RunResult | None = None,
+                  repeat: RunResult | None = None,
                   thresholds: Thresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
     """The error table's rows for one policy × load."""
-    others = {"at_probed_speed": at_probed_speed, "replay": replay, "at_real_speed": at_real_speed,
-              "repeat": repeat}
+    others = {"replay": replay, "at_real_speed": at_real_speed, "repeat": repeat}
     summaries = {name: table_summary(run) for name, run in (("real", real), ("sim", sim), *others.items())
                  if run is not None}
     rows = []
@@ -169,8 +164,7 @@ def verdict_line(table: pd.DataFrame) -> str:
 
 
 # (column, header) of the text table after `real`: each value column is followed by its error
-TEXT_COLUMNS = (("sim", "sim"), ("at_probed_speed", "probed"), ("replay", "replay"),
-                ("at_real_speed", "real speed"))
+TEXT_COLUMNS = (("sim", "sim"), ("replay", "replay"), ("at_real_speed", "real speed"))
 
 
 def error_column(column: str) -> str:

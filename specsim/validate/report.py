@@ -24,8 +24,7 @@ from specsim.results import RunResult
 from specsim.validate.compare import format_table, verdict_line
 
 COLOURS = {"real": "#222222", "real repeat": "#999999", "sim": "#d62728",
-           "sim, replayed acceptance": "#1f77b4", "sim at the real run's speed": "#2ca02c",
-           "sim at the probed speed": "#ff7f0e"}
+           "sim, replayed acceptance": "#1f77b4", "sim at the real run's speed": "#2ca02c"}
 TIME_BINS = 60
 
 

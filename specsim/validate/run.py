@@ -35,7 +35,7 @@ from specsim.results import RunResult
 from specsim.scenario import Scenario, build_requests
 from specsim.validate.acceptance import measured_acceptance
 from specsim.validate.compare import DEFAULT_THRESHOLDS, Thresholds, compare_point
-from specsim.validate.speed import ProbeReading, probed_speed, speed_ratios
+from specsim.validate.speed import ProbeReading, speed_ratios
 from specsim.workload.requests import Requests
 
 LOAD_FIELD = "workload.rate_scale"
@@ -86,8 +86,7 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
     column). Runs are written under `out/runs/`. `probe` (calibrate/probe.py) times a few engine
     forwards against the profile's price right before each real run; the notes state, per run, how
     fast the machine was against the profile (and, with `calibration_probe`, right after the
-    calibration), and each point gets the simulator once more with the profile scaled to the mean
-    of its load's probes (`AT_PROBED_SPEED`, `speed.probed_speed`)."""
+    calibration)."""
     if serve is None:
         serve = import_serve()
     if simulate is None:
@@ -115,19 +114,12 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                     run.details.update(reading.details())
                 check_same_workload(run, requests, f"{label} @ load {load:g}")
                 real_runs.setdefault(label, []).append(run)
-        probed = probed_speed([run for block in real_runs.values() for run in block])
         for spec in policies:
             label = make_policy(spec).label()
             real, *others = real_runs[label]
             say(f"sim   {label} @ load {load:g}")
             sim = simulate(point_scenario, spec, seed, profile=profile, requests=requests)
             runs = {"real": real, "sim": sim}
-            if probed.usable:
-                scaled = scale_forwards(profile, probed.decode, probed.prefill)
-                runs[AT_PROBED_SPEED] = simulate(point_scenario, spec, seed, profile=scaled,
-                                                 requests=requests)
-                runs[AT_PROBED_SPEED].details.update(decode_time_ratio=probed.decode,
-                                                     prefill_time_ratio=probed.prefill)
             if others:
                 runs["real repeat"] = others[0]
             if replay:
@@ -145,7 +137,6 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                                                        prefill_time_ratio=prefill)
             tables.append(compare_point(label, load, real, sim, replay=runs.get("sim, replayed acceptance"),
                                         at_real_speed=runs.get(AT_REAL_SPEED),
-                                        at_probed_speed=runs.get(AT_PROBED_SPEED),
                                         repeat=runs.get("real repeat"), thresholds=thresholds))
             points.append({"policy": label, "load": load, "runs": runs})
             if out is not None:
@@ -202,10 +193,8 @@ def _keywords(function: Callable[..., Any]) -> set[str]:
 
 
 AT_REAL_SPEED = "sim at the real run's speed"
-AT_PROBED_SPEED = "sim at the probed speed"
 RUN_FOLDERS = {"real": "real", "real repeat": "real-repeat", "sim": "sim",
-               "sim, replayed acceptance": "sim-replay", AT_REAL_SPEED: "sim-real-speed",
-               AT_PROBED_SPEED: "sim-probed-speed"}
+               "sim, replayed acceptance": "sim-replay", AT_REAL_SPEED: "sim-real-speed"}
 
 
 def point_slug(label: str, load: float) -> str:

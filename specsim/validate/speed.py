@@ -84,16 +84,3 @@ class ProbeReading:
         """What a real run's details.json keeps of the probe taken right before it."""
         return {"probe_decode_s": self.decode_s, "probe_decode_ratio": self.decode_ratio,
                 "probe_prefill_s": self.prefill_s, "probe_prefill_ratio": self.prefill_ratio}
-
-
-def probed_speed(runs: list[RunResult]) -> SpeedRatios:
-    """The mean of the probes taken before `runs` (a load's block of real runs), decode and
-    prefill: the machine's speed against the profile over the block, read by the profile's own
-    method and not from the runs' times. One probe does not predict the run after it (±15% from
-    one 10-s window to the next on the 2-core VM); the block's mean follows the block's speed
-    (VALIDATION.md, runs 24-25). NaN where no run carries a probe."""
-    readings = [run.details for run in runs if "probe_decode_ratio" in run.details]
-    if not readings:
-        return SpeedRatios(math.nan, math.nan)
-    return SpeedRatios(sum(r["probe_decode_ratio"] for r in readings) / len(readings),
-                       sum(r["probe_prefill_ratio"] for r in readings) / len(readings))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from specsim.results import RunResult
-from specsim.validate.speed import ProbeReading, probed_speed, speed_ratios
+from specsim.validate.speed import speed_ratios
 
 COLUMNS = ["batch_size", "accepted", "prefill_tokens", "draft_s", "verify_s", "prefill_s"]
 
@@ -37,15 +37,3 @@ def test_nothing_decoded_or_prefilled_gives_nan() -> None:
     # no prefill in either run: the decode ratio stands in for it
     same = speed_ratios(busy, busy)
     assert math.isnan(same.prefill) and same.prefill_or_decode() == 1.0
-
-
-def test_probed_speed_is_the_mean_of_the_blocks_probes() -> None:
-    def probed(decode_s: float, prefill_s: float) -> RunResult:
-        run = run_with_steps([])
-        run.details.update(ProbeReading(decode_s, 0.010, prefill_s, 0.004).details())
-        return run
-
-    block = [probed(0.012, 0.002), probed(0.018, 0.004), run_with_steps([])]  # the last: no probe
-    speeds = probed_speed(block)
-    assert speeds.decode == pytest.approx(1.5) and speeds.prefill == pytest.approx(0.75)
-    assert not probed_speed([run_with_steps([])]).usable
