@@ -51,7 +51,7 @@ def main() -> None:
         profile = calibrated_profile(target, draft, SHARED_DIR / "prompts.jsonl")
         source = "calibrated just now"
     probe = SpeedProbe(target, draft, profile)
-    price_ms = probe.decode_price_s(probe.profile_latency) * 1e3
+    price_ms = probe.decode_price_s() * 1e3
     print(f"tiny pair, {args.threads} thread(s); profile: {source}; probe: context {probe.context}, "
           f"q {probe.verify_tokens}, prompt {probe.prompt}; decode price {price_ms:.1f} ms")
     time.sleep(args.idle)

@@ -13,12 +13,12 @@ What it reads, on the 2-core VM (`benchmarks/probe_drift.py`, 2026-12-02): right
 calibration, decode ×0.82-0.90 and prefill ×0.82-0.87 (medians of 10-s windows, 14:21 UTC; single
 readings 0.64-1.00 and 0.70-0.99) — its lone batch-1 point runs warmer than the grid's interleaved
 blocks, so it reads the profile 10-20% fast; on an idle VM its 10-15-s medians move by ±15% from
-one window to the next. Before the real runs of validate run 24,
-×0.92-1.49 while those runs' forwards took ×1.02-1.30 what the simulator charged, with no
-relation point by point: a half-second reading of the moment does not predict the next minute on
-a shared machine, so validate reports it and scales nothing by it. The mean of a load's eight
-readings did no better, reliably (a simulation scaled by it: closer in runs 24-25, further in run 26,
-where this point read ×0.82 right after the calibration; VALIDATION.md).
+one window to the next. Before the real runs of validate run 24, ×0.92-1.49 while those runs'
+forwards took ×1.02-1.30 what the simulator charged, with no relation point by point: a
+half-second reading of the moment does not predict the next minute on a shared machine, so
+validate reports it and scales nothing by it. The mean of a load's eight readings did no better,
+reliably (a simulation scaled by it: closer in runs 24-25, further in run 26, where this point
+read ×0.82 right after the calibration; VALIDATION.md).
 
 Until 2026-12-02 the probe was one bare transformers forward against a dynamic cache, compared
 with the same forward after the calibration (runs 14 and 21-23: real/calibration 0.57-1.16 while
@@ -31,8 +31,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
+from calibrate.grid import default_grid
 from calibrate.latency import measure_decode, measure_prefill
 from calibrate.timing import Timer
 from realrun.models import load_model
@@ -67,11 +66,13 @@ class SpeedProbe:
         self.verify_tokens = min(above_one, key=lambda q: (q < VERIFY_TOKENS, abs(q - VERIFY_TOKENS)))
         self.prompt = nearest(latency.prefill_target.prompt_tokens, PROMPT_TOKENS)
         self.profile_latency = LatencyModel(latency)
-        # the quick CPU grid's timer: the probe's medians are as steady as the profile's points
-        self.timer = Timer(kind, warmup=1, repeats=10, budget_s=0.3, passes=2)
+        # the quick grid's timer (as `validate --calibrate` times the profile): medians as steady
+        grid = default_grid(kind, quick=True, max_draft_tokens=max(latency.verify.tokens_per_request) - 1)
+        self.timer = Timer(kind, grid.warmup, grid.repeats, grid.budget_s, grid.passes)
 
-    def decode_price_s(self, latency: LatencyModel) -> float:
-        c, q = self.context, self.verify_tokens
+    def decode_price_s(self) -> float:
+        """What the simulator charges for the probe's decode forwards."""
+        latency, c, q = self.profile_latency, self.context, self.verify_tokens
         return (latency.verify_s(1, 1, c) + latency.draft_first_pass_s(1, 1, c)
                 + (q - 2) * latency.draft_step_s(1, c) + latency.verify_s(1, q, c))
 
@@ -82,9 +83,7 @@ class SpeedProbe:
         decode_s = (times.verify_s[0][0][0] + times.first_pass_s[0][0][0]
                     + (q - 2) * times.draft_step_s[0][0] + times.verify_s[0][1][0])
         target_s, draft_s = measure_prefill(self.target, self.draft, (1,), (self.prompt,), self.timer,
-                                            self.dtype, self.device)
-        if self.device == "cuda":
-            torch.cuda.synchronize()
-        return ProbeReading(decode_s=decode_s, decode_profile_s=self.decode_price_s(self.profile_latency),
+                                            self.dtype, self.device)  # timed with CUDA events on a GPU
+        return ProbeReading(decode_s=decode_s, decode_profile_s=self.decode_price_s(),
                             prefill_s=target_s[0][0] + draft_s[0][0],
                             prefill_profile_s=self.profile_latency.prefill_s(1, self.prompt, with_draft=True))

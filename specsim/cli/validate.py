@@ -148,7 +148,7 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
 
         probe = SpeedProbe(target, draft, profile_value, device)
         if calibrate_first:
-            calibration_probe = probe()  # right after the calibration: ≈ 1, a check of the probe
+            calibration_probe = probe()  # how the probe reads the profile's own moment
 
     from specsim.validate.compare import format_table, verdict_line
     from specsim.validate.report import write_report
