@@ -58,8 +58,9 @@ METRICS: tuple[tuple[str, str, str, str | None], ...] = (
     ("mean_k", "mean k", "rel", None),
 )
 
-# the simulations beside the gated one: each gets a value column and an error column
-OTHER_SIMULATIONS = ("replay", "at_real_speed")
+# the simulations beside the gated one (column → the text table's header): each gets a value
+# column and an error column
+OTHER_SIMULATIONS = {"replay": "replay", "at_real_speed": "real speed"}
 TABLE_COLUMNS = ("policy", "load", "metric", "label", "unit", "real", "sim", "error",
                  *(column for name in OTHER_SIMULATIONS for column in (name, f"{name}_error")),
                  "noise", "threshold", "passed")
@@ -99,9 +100,8 @@ def compare_point(policy: str, load: float, real: RunResult, sim: RunResult, *,
                   repeat: RunResult | None = None,
                   thresholds: Thresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
     """The error table's rows for one policy × load."""
-    others = {"replay": replay, "at_real_speed": at_real_speed, "repeat": repeat}
-    summaries = {name: table_summary(run) for name, run in (("real", real), ("sim", sim), *others.items())
-                 if run is not None}
+    runs = {"real": real, "sim": sim, "replay": replay, "at_real_speed": at_real_speed, "repeat": repeat}
+    summaries = {name: table_summary(run) for name, run in runs.items() if run is not None}
     rows = []
     for key, label, unit, group in METRICS:
         real_value = float(summaries["real"][key])
@@ -110,17 +110,22 @@ def compare_point(policy: str, load: float, real: RunResult, sim: RunResult, *,
         threshold = thresholds.for_group(group)
         row = {"policy": policy, "load": float(load), "metric": key, "label": label, "unit": unit,
                "real": real_value, "sim": sim_value, "error": error}
-        for name in (*OTHER_SIMULATIONS, "repeat"):
-            value = float(summaries[name][key]) if name in summaries else math.nan
-            difference = metric_error(real_value, value, unit) if name in summaries else math.nan
-            if name == "repeat":
-                row["noise"] = difference
-            else:
-                row.update({name: value, f"{name}_error": difference})
-        row.update({"threshold": math.nan if threshold is None else threshold,
+        for name in OTHER_SIMULATIONS:
+            row[name], row[f"{name}_error"] = _beside_real(summaries.get(name), key, real_value, unit)
+        row.update({"noise": _beside_real(summaries.get("repeat"), key, real_value, unit)[1],
+                    "threshold": math.nan if threshold is None else threshold,
                     "passed": passes(real_value, sim_value, error, threshold)})
         rows.append(row)
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def _beside_real(summary: dict[str, Any] | None, key: str, real_value: float, unit: str
+                 ) -> tuple[float, float]:
+    """(a run's value, its difference from the real run's), NaN for a run that was not made."""
+    if summary is None:
+        return math.nan, math.nan
+    value = float(summary[key])
+    return value, metric_error(real_value, value, unit)
 
 
 def failing_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -164,7 +169,7 @@ def verdict_line(table: pd.DataFrame) -> str:
 
 
 # (column, header) of the text table after `real`: each value column is followed by its error
-TEXT_COLUMNS = (("sim", "sim"), ("replay", "replay"), ("at_real_speed", "real speed"))
+TEXT_COLUMNS = (("sim", "sim"), *OTHER_SIMULATIONS.items())
 
 
 def error_column(column: str) -> str:
@@ -199,7 +204,7 @@ def diagnostics_line(table: pd.DataFrame) -> str:
     none ran): where the error comes from, at a glance."""
     gated = table[table["passed"].notna()]
     parts = []
-    for column, name in TEXT_COLUMNS[1:]:
+    for column, name in OTHER_SIMULATIONS.items():
         errors = gated[f"{column}_error"]
         if errors.isna().all():
             continue
