@@ -17,7 +17,8 @@ machine ran at during the real run, decode and prefill apart (`speed.py`: what i
 neither acceptance nor the machine's speed drift, but the rest of the model); both are
 diagnostics, never gated — `diagnostics_line` counts what each would fail. `noise` is the
 difference between two real runs of the same point, in the same unit as the error — the floor
-under which the simulator cannot be judged.
+under which the simulator cannot be judged; `noise_over_thresholds_line` counts the points where
+that floor is above the threshold itself.
 """
 
 from __future__ import annotations
@@ -194,8 +195,9 @@ def format_table(table: pd.DataFrame, title: str = "") -> str:
             lines.append(f"  {row['label']:<22}{_format_value(row['real'], metric):>12}{cells}"
                          f"{_format_error(row['noise'], unit):>9}"
                          f"{_format_threshold(row['threshold'], unit):>8}  {ok}")
-    noise, others = noise_line(table), diagnostics_line(table)
-    lines += ["", *([noise] if noise else []), *([others] if others else []), verdict_line(table)]
+    extra = [line for line in (noise_line(table), noise_over_thresholds_line(table), diagnostics_line(table))
+             if line]
+    lines += ["", *extra, verdict_line(table)]
     return "\n".join(lines)
 
 
@@ -226,6 +228,23 @@ def noise_line(table: pd.DataFrame) -> str:
         largest = _format_error(block["noise"].abs().max(), block["unit"].iloc[0]).lstrip("+")
         parts.append(f"{block['label'].iloc[0]} {largest}")
     return "real-run repeat noise (largest |repeat − real| over the points): " + ", ".join(parts)
+
+
+def noise_over_thresholds_line(table: pd.DataFrame) -> str:
+    """Per gated metric, at how many points the real run's own repeat missed it by more than its
+    threshold ('' when at none): there two real runs disagree by more than the simulator may, so
+    this machine cannot judge the simulator at that threshold — a failure there says as much about
+    the machine as about the model."""
+    gated = table[table["threshold"].notna() & table["noise"].notna()]
+    parts = []
+    for _, block in gated.groupby("metric", sort=False):
+        over = int((block["noise"].abs() > block["threshold"] + 1e-12).sum())
+        if over:
+            parts.append(f"{block['label'].iloc[0]} at {over} of {len(block)}")
+    if not parts:
+        return ""
+    return ("the real runs' repeat noise itself over the threshold (this machine cannot judge the simulator "
+            "that finely there): " + ", ".join(parts) + " points")
 
 
 def _format_value(value: float, metric: str) -> str:

@@ -128,3 +128,15 @@ def test_a_failure_within_the_repeat_noise_still_fails_and_says_so():
                           f"{noise * 100:+.1f}%)"
     assert failures[1] == "fixed:k=2 @ load 0.5: median TPOT -8.0% (threshold 5%)"
     assert "(1 of them within the real-run repeat noise of their point)" in format_table(table)
+
+
+def test_the_noise_line_counts_points_where_the_repeat_itself_misses_the_threshold():
+    # the repeat's p99 TTFT is +73.3% off the real run's (threshold 10%); everything else identical
+    repeat = run(ttft=[0.1, 0.2, 0.3, 0.7], tpot=[0.01, 0.02, 0.03, 0.04], slo_met=[True, True, True, False],
+                 step_end_s=10.0, accepted=10, drafted=20)
+    noisy = compare_point("fixed:k=2", 0.5, REAL, SIM, repeat=repeat)
+    steady = compare_point("fixed:k=2", 1.0, REAL, SIM, repeat=REAL)
+    text = format_table(pd.concat([noisy, steady], ignore_index=True))
+    assert "this machine cannot judge the simulator that finely there): p99 TTFT at 1 of 2 points\n" in text
+    assert "cannot judge" not in format_table(steady)  # a repeat within every threshold: no line
+    assert "cannot judge" not in format_table(compare_point("fixed:k=2", 0.5, REAL, SIM))  # no repeat
