@@ -24,6 +24,7 @@ that floor is above the threshold itself.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,11 @@ def passes(real: float, sim: float, error: float, threshold: float | None) -> bo
         return True
     if math.isnan(error):
         return False
+    return within_threshold(error, threshold)
+
+
+def within_threshold(error: float, threshold: float) -> bool:
+    """|error| ≤ threshold, the threshold itself included (float noise of the subtraction aside)."""
     return abs(error) <= threshold + 1e-12
 
 
@@ -220,13 +226,12 @@ def diagnostics_line(table: pd.DataFrame) -> str:
 
 def noise_line(table: pd.DataFrame) -> str:
     """The largest real-run repeat noise per gated metric over all points ('' without repeats)."""
-    gated = table[table["threshold"].notna() & table["noise"].notna()]
-    if gated.empty:
-        return ""
     parts = []
-    for _, block in gated.groupby("metric", sort=False):
+    for block in _gated_noise_by_metric(table):
         largest = _format_error(block["noise"].abs().max(), block["unit"].iloc[0]).lstrip("+")
         parts.append(f"{block['label'].iloc[0]} {largest}")
+    if not parts:
+        return ""
     return "real-run repeat noise (largest |repeat − real| over the points): " + ", ".join(parts)
 
 
@@ -235,16 +240,23 @@ def noise_over_thresholds_line(table: pd.DataFrame) -> str:
     threshold ('' when at none): there two real runs disagree by more than the simulator may, so
     this machine cannot judge the simulator at that threshold — a failure there says as much about
     the machine as about the model."""
-    gated = table[table["threshold"].notna() & table["noise"].notna()]
     parts = []
-    for _, block in gated.groupby("metric", sort=False):
-        over = int((block["noise"].abs() > block["threshold"] + 1e-12).sum())
+    for block in _gated_noise_by_metric(table):
+        over = sum(not within_threshold(noise, threshold)
+                   for noise, threshold in zip(block["noise"], block["threshold"], strict=True))
         if over:
             parts.append(f"{block['label'].iloc[0]} at {over} of {len(block)}")
     if not parts:
         return ""
     return ("the real runs' repeat noise itself over the threshold (this machine cannot judge the simulator "
             "that finely there): " + ", ".join(parts) + " points")
+
+
+def _gated_noise_by_metric(table: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """Per gated metric, in table order, its rows that have a real-run repeat."""
+    gated = table[table["threshold"].notna() & table["noise"].notna()]
+    for _, block in gated.groupby("metric", sort=False):
+        yield block
 
 
 def _format_value(value: float, metric: str) -> str:
