@@ -73,15 +73,21 @@ class SpeedProbe:
     def decode_price_s(self) -> float:
         """What the simulator charges for the probe's decode forwards."""
         latency, c, q = self.profile_latency, self.context, self.verify_tokens
-        return (latency.verify_s(1, 1, c) + latency.draft_first_pass_s(1, 1, c)
-                + (q - 2) * latency.draft_step_s(1, c) + latency.verify_s(1, q, c))
+        return self._decode_s(latency.verify_s(1, 1, c), latency.draft_first_pass_s(1, 1, c),
+                              latency.draft_step_s(1, c), latency.verify_s(1, q, c))
+
+    def _decode_s(self, plain_verify_s: float, first_pass_s: float, later_pass_s: float,
+                  verify_s: float) -> float:
+        """The probe's decode forwards: a plain step, then a step of q − 1 drafts (a first pass,
+        q − 2 later ones) and its verify — one sum for the measured and the priced times alike."""
+        return plain_verify_s + first_pass_s + (self.verify_tokens - 2) * later_pass_s + verify_s
 
     def __call__(self) -> ProbeReading:
         c, q = self.context, self.verify_tokens
         times = measure_decode(self.target, self.draft, (1,), (1, q), (c,), self.timer, self.dtype,
                                self.device, first_pass_tokens=(1,))
-        decode_s = (times.verify_s[0][0][0] + times.first_pass_s[0][0][0]
-                    + (q - 2) * times.draft_step_s[0][0] + times.verify_s[0][1][0])
+        decode_s = self._decode_s(times.verify_s[0][0][0], times.first_pass_s[0][0][0],
+                                  times.draft_step_s[0][0], times.verify_s[0][1][0])
         target_s, draft_s = measure_prefill(self.target, self.draft, (1,), (self.prompt,), self.timer,
                                             self.dtype, self.device)  # timed with CUDA events on a GPU
         return ProbeReading(decode_s=decode_s, decode_profile_s=self.decode_price_s(),
