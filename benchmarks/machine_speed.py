@@ -83,7 +83,7 @@ def main() -> None:
     torch.set_num_threads(1)
     kinds = kinds_of_work()
     times_s: dict[str, list[float]] = {name: [] for name in kinds}
-    windows: list[tuple[int, int, float | None]] = []  # (first round, end round, steal share)
+    windows: list[tuple[int, int, float, float | None]] = []  # (first round, end round, end s, steal)
     begin = window_start = time.perf_counter()
     window_cpu, first_round = cpu_times(), 0
     while time.perf_counter() - begin < args.seconds:
@@ -92,19 +92,18 @@ def main() -> None:
             work()
             times_s[name].append(time.perf_counter() - start)
         if time.perf_counter() - window_start >= args.window:
-            now_cpu = cpu_times()
+            now_cpu, window_start = cpu_times(), time.perf_counter()
             rounds = len(times_s["target forwards"])
-            windows.append((first_round, rounds, steal_share(window_cpu, now_cpu)))
-            window_start, window_cpu, first_round = time.perf_counter(), now_cpu, rounds
+            windows.append((first_round, rounds, window_start - begin, steal_share(window_cpu, now_cpu)))
+            window_cpu, first_round = now_cpu, rounds
     medians_s = {name: float(np.median(values)) for name, values in times_s.items()}
     print(f"one thread, {len(times_s['target forwards'])} rounds in {args.seconds:g} s; median per round: "
           + ", ".join(f"{name} {median * 1e3:.2f} ms" for name, median in medians_s.items()))
     print(f"{'since':>7}" + "".join(f"{name:>19}" for name in kinds) + f"{'steal':>8}")
     means = {name: [] for name in kinds}
-    for first, end, steal in windows:
+    for first, end, since_s, steal in windows:
         for name in kinds:
             means[name].append(float(np.mean(times_s[name][first:end])) / medians_s[name])
-        since_s = sum(sum(times_s[name][:end]) for name in kinds)
         steal_cell = f"{steal:>7.1%}" if steal is not None else f"{'':>7}"
         print(f"{since_s:>6.0f}s" + "".join(f"{means[name][-1]:>19.2f}" for name in kinds) + f" {steal_cell}")
     forwards = np.array(means["target forwards"])
