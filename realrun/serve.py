@@ -29,6 +29,7 @@ from specsim.metrics import summarize
 from specsim.policy import make_policy
 from specsim.policy.cost import CostEstimator
 from specsim.profile import Profile, load_profile
+from specsim.profile.engine import EngineModel
 from specsim.profile.latency import LatencyModel
 from specsim.results import RunResult
 from specsim.scenario import Scenario, build_requests, request_latents, rng_for
@@ -91,7 +92,7 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
                                  rng_for(seed, STREAM_PROMPTS))
 
     log = RunLog(requests, label)
-    cost = CostEstimator(LatencyModel(profile.latency), policy.uses_draft)
+    cost = CostEstimator(LatencyModel(profile.latency), policy.uses_draft, EngineModel(profile.engine), label)
     scheduler = Scheduler(0, requests, request_latents(seed, len(requests)), limits, policy, cost,
                           scenario.slo.scale, log)
     clock = Clock(pair.device)

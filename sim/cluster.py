@@ -22,6 +22,7 @@ from specsim.policy import make_policy
 from specsim.policy.cost import CostEstimator
 from specsim.profile import Profile, load_profile
 from specsim.profile.acceptance import AcceptanceModel
+from specsim.profile.engine import EngineModel
 from specsim.profile.latency import LatencyModel
 from specsim.results import RunResult
 from specsim.scenario import (
@@ -54,9 +55,10 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
     log = RunLog(requests, label)
     latent = request_latents(seed, len(requests))
     latency = LatencyModel(profile.latency)
+    engine = EngineModel(profile.engine)
     replicas = []
     for index, policy in enumerate(policies):
-        cost = CostEstimator(latency, policy.uses_draft)
+        cost = CostEstimator(latency, policy.uses_draft, engine, label)
         scheduler = Scheduler(index, requests, latent, limits, policy, cost, scenario.slo.scale, log)
         backend = SampledSpeculation(acceptance, rng_for(seed, STREAM_REPLICA + index))
         if acceptance_replay is not None:

@@ -16,7 +16,7 @@ from specsim.engine.scheduler import Scheduler
 from specsim.engine.speculation import speculate
 from specsim.engine.step import SpeculationResult, StepTimes
 from specsim.policy.base import Policy
-from specsim.policy.cost import CostEstimator
+from specsim.policy.cost import NO_CHUNKS, CostEstimator
 from specsim.policy.simple import FixedLength
 
 
@@ -35,8 +35,6 @@ class SimReplica:
         # tracked only where the profile prices the first draft pass by its width
         self.draft_lag = (DraftLag(scheduler.decode)
                           if policy.max_draft_tokens > 0 and cost.latency.has_first_pass else None)
-        # this policy's own host time per decode step, where calibrate measured it
-        self.policy_overhead_s: float | None = cost.latency.policy_step_overhead_s.get(policy.label())
         requests = scheduler.requests
         self._work_tokens = (requests.prompt_tokens + requests.output_tokens).tolist()
 
@@ -51,9 +49,6 @@ class SimReplica:
         draft_lag = self.draft_lag
         jitter = self.jitter
         latency = cost.latency
-        overhead_s, plain_overhead_s = latency.step_overhead_s, latency.plain_step_overhead_s
-        policy_overhead_s = self.policy_overhead_s
-        uses_draft = policy.uses_draft
         knows_future = policy.simulator_only
         speculative = policy.max_draft_tokens > 0
         if speculative:
@@ -95,39 +90,30 @@ class SimReplica:
                     if (yield from self._fixed_steps(fixed_k, now)):
                         continue
             result: SpeculationResult | None = None
-            draft_s = verify_s = 0.0
-            drafting = False
+            batch = longest = shortest = verified_total = 0
+            drafted = None
+            context = 0.0
+            first_pass_tokens = 1
             if plan.view is not None:
                 backend.expect(plan)
                 result = speculate(policy, plan, backend)
                 context = plan.view.mean_context_tokens
                 drafted, verified = result.drafted, result.verified
-                first_pass_tokens = 1
+                batch = len(drafted)
                 if draft_lag is not None:
                     first_pass_tokens = draft_lag.first_pass_tokens(drafted)
                     draft_lag.after_step(drafted, result.accepted)
                 if drafted is plan.draft_lengths:
-                    draft_s = cost.draft_s_known(drafted, plan.longest, plan.shortest, context,
-                                                 first_pass_tokens)
-                    drafting = plan.longest > 0 if plan.longest >= 0 else bool(drafted.any())
+                    longest, shortest = plan.longest, plan.shortest
                 else:
-                    draft_s = cost.draft_s(drafted, context, first_pass_tokens)
-                    drafting = bool(drafted.any())
-                if verified is plan.draft_lengths:
-                    verified_total = plan.draft_total
-                else:
-                    verified_total = int(verified.sum())
-                verify_s = cost.verify_s_known(len(verified), verified_total, context)
-            chunks = len(plan.prefill)
-            prefill_s = latency.prefill_s(chunks, plan.prefill_tokens / chunks, uses_draft) if chunks else 0.0
+                    longest, shortest = (int(drafted.max()), int(drafted.min())) if batch else (0, 0)
+                verified_total = plan.draft_total if verified is plan.draft_lengths else int(verified.sum())
+            draft_s, verify_s, prefill_s, step_overhead_s = cost.price(
+                batch, drafted, longest, shortest, verified_total, context, plan.chunks, first_pass_tokens)
             if cold:
                 draft_s, verify_s = draft_s * wake_scale, verify_s * wake_scale
                 prefill_s *= wake_scale
                 cold = False
-            if policy_overhead_s is not None and plan.view is not None:
-                step_overhead_s = policy_overhead_s
-            else:
-                step_overhead_s = overhead_s if drafting else plain_overhead_s
             if jitter is not None:
                 factor = jitter.next()
                 draft_s, verify_s, prefill_s = draft_s * factor, verify_s * factor, prefill_s * factor
@@ -146,10 +132,7 @@ class SimReplica:
         horizon, and the caller runs this step the ordinary way — returning 0 without waiting
         would loop forever at the same instant)."""
         scheduler = self.scheduler
-        latency = self.cost.latency
-        verify_s, overhead_s = latency.verify_s, latency.plain_step_overhead_s
-        if self.policy_overhead_s is not None:
-            overhead_s = self.policy_overhead_s
+        price = self.cost.price
         size = scheduler.decode.size
         context = scheduler._context_sum
         replica = scheduler.replica
@@ -159,7 +142,8 @@ class SimReplica:
         start = now
         for step in range(ahead):
             factor = factors[step]
-            forward_s = verify_s(size, 1.0, context / size) * factor
+            _, forward_s, _, overhead_s = price(size, None, 0, 0, 0, context / size, NO_CHUNKS)
+            forward_s *= factor
             step_s = forward_s + overhead_s * factor
             end = start + step_s
             if end >= horizon:
@@ -201,10 +185,7 @@ class SimReplica:
             steps += 1
         if steps < 2:
             return 0
-        latency = self.cost.latency
-        draft_step_s, verify_s, overhead_s = latency.draft_step_s, latency.verify_s, latency.step_overhead_s
-        if self.policy_overhead_s is not None:
-            overhead_s = self.policy_overhead_s
+        price = self.cost.price
         draft_lag = self.draft_lag
         first_pass_tokens: list[int] = []
         if draft_lag is not None:  # the rows' lag, then 2 after a step where some row accepted all k
@@ -213,7 +194,6 @@ class SimReplica:
         replica = scheduler.replica
         horizon = self.horizon_s
         drafted = size * k
-        tokens_per_request = 1.0 + float(drafted) / size
         k_mean = drafted / size
         context0 = scheduler._context_sum
         factors = self._fused_factors(steps)
@@ -222,12 +202,8 @@ class SimReplica:
         before = 0
         for step in range(steps):
             context = (context0 + before) / size
-            if draft_lag is None:
-                draft_s = k * draft_step_s(size, context)
-            else:
-                draft_s = (latency.draft_first_pass_s(size, first_pass_tokens[step], context)
-                           + (k - 1) * draft_step_s(size, context))
-            forward_s = verify_s(size, tokens_per_request, context)
+            width = first_pass_tokens[step] if draft_lag is not None else 1
+            draft_s, forward_s, _, overhead_s = price(size, None, k, k, drafted, context, NO_CHUNKS, width)
             factor = factors[step]
             draft_s, forward_s = draft_s * factor, forward_s * factor
             step_s = draft_s + forward_s + 0.0 + overhead_s * factor

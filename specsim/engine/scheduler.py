@@ -109,6 +109,10 @@ class Scheduler:
         if decoding == 0 and not self.prefilling:
             return None
         budget = self.limits.max_batch_tokens
+        cost = self.cost
+        # the policy's forecasts price the step with the prefill chunks it will carry
+        cost.expect_prefill([(request.prefill_tokens - request.prefilled, request.prefilled)
+                             for request in self.prefilling] if self.prefilling else [], budget)
         if view is not None:
             if self._default_plan_draft and type(policy).plan_draft is Policy.plan_draft:
                 planned = np.zeros(decoding, dtype=np.int64)  # what the default plan_draft returns
@@ -122,6 +126,7 @@ class Scheduler:
             draft_lengths = np.zeros(0, dtype=np.int64)
             total = longest = shortest = 0
         prefill: list[tuple[RequestState, int]] = []
+        chunks: list[tuple[int, int]] = []
         prefill_tokens = 0
         if self.prefilling:
             for request in self.prefilling:
@@ -129,9 +134,11 @@ class Scheduler:
                     break
                 chunk = min(request.prefill_tokens - request.prefilled, budget)
                 prefill.append((request, chunk))
+                chunks.append((chunk, request.prefilled))
                 prefill_tokens += chunk
                 budget -= chunk
-        return StepPlan(now_s, view, draft_lengths, prefill, prefill_tokens, total, longest, shortest)
+        cost.fix_prefill(chunks)
+        return StepPlan(now_s, view, draft_lengths, prefill, prefill_tokens, total, longest, shortest, chunks)
 
     def complete(self, plan: StepPlan, result: SpeculationResult | None, times: StepTimes,
                  end_s: float) -> StepOutcome | None:

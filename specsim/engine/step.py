@@ -3,7 +3,7 @@ k, which prompt chunks are prefilled), the speculation's outcome, and the step's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,8 @@ class StepPlan:
     draft_total: int = -1
     longest: int = -1
     shortest: int = -1
+    # the prefill as the step's price needs it: (tokens, tokens of the prompt already cached) each
+    chunks: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -221,12 +221,13 @@ class Adaptive(Policy):
         tokens = batch + values.sum() - np.concatenate([[0.0], np.cumsum(values)])
         verify_tokens = batch + count - np.arange(count + 1)
         per_request = np.arange(1, int(lengths.max()) + 2)
-        verify_s = cost.latency.verify_s
-        if verify_s(batch, float(per_request[-1]), context) <= verify_s(batch, 1.0, context):
+        verify_pass_s = cost.verify_pass_s
+        if verify_pass_s(batch, float(per_request[-1]), context) <= verify_pass_s(batch, 1.0, context):
             return lengths  # verification is free here: removing a token only loses its ĉ
-        knots = np.array([verify_s(batch, float(q), context) for q in per_request])
-        step = (cost.draft_s(lengths, context) + cost.latency.step_overhead_s
-                + np.interp(verify_tokens, batch * per_request, knots))
+        # the step after drafting (verify, the chunks it carries, host time) at q tokens per request
+        knots = np.array([cost.after_draft_s(lengths, batch * (q - 1), context)
+                          for q in per_request.tolist()])
+        step = cost.draft_s(lengths, context) + np.interp(verify_tokens, batch * per_request, knots)
         efficiency = tokens / step
         drops = np.flatnonzero(np.diff(efficiency) <= 0.0)
         removed = int(drops[0]) if len(drops) else count

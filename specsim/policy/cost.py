@@ -1,87 +1,233 @@
-"""The cost estimator a policy sees: predicted step times for hypothetical batches.
+"""One step, one price: what a planned step costs, as the simulator charges it and as a policy
+forecasts it.
 
-It is built from the Profile's latency model, in both worlds: in the simulator its predictions
-are also the simulated times, in the real engine they are the policy's forecast of measured
-ones. The composition rules are DESIGN.md's simulator model: a step drafts for the longest
-draft in the batch (requests with shorter drafts drop out of later passes), then verifies
-Σ(kᵢ+1) tokens in one target pass. The first draft pass feeds what the draft caches lack
-(`first_pass_tokens` per request, the widest row's count; 1 unless the caller tracks the lag:
-a policy's forecast assumes 1) and is priced by the profile's first-pass grid where it has one.
+The simulator calls `price` for the step it runs; a policy asks `uniform_step_s` / `step_s` about
+hypothetical draft lengths of the same step, and gets the same number the simulator would
+charge — prefill chunks co-scheduled with the decode rows included (the scheduler tells the
+estimator which requests are prefilling and what budget they share, `expect_prefill`, then the
+chunks it planned, `fix_prefill`), the engine's composition and its fixed costs included. In the
+real engine the same prices are the policy's forecast of measured times.
+
+A step, by the profile's engine model (`specsim/profile/engine.py`):
+- `separate` (realrun's eager engine; every version-1 profile): draft passes 1..max k (pass s
+  runs the requests with kᵢ ≥ s; the first feeds `first_pass_tokens` per request and is priced by
+  the first-pass grid where the profile has one), one verify forward over Σ(kᵢ+1) tokens, one
+  prefill forward over the chunks (target, and draft when the policy drafts) — each from its grid
+  plus the engine's fixed cost per forward;
+- `fused` (vLLM V1, SGLang): one target forward over every token of the step, decode rows and
+  prompt chunks together, priced by the roofline over the whole forward; the draft's first pass
+  also ingests the chunks. The steps table still splits the time: `prefill_s` is what the chunks
+  added to the forwards they rode on.
+Either way, plus the engine's host time per step (the policy's own where calibrate measured it).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from specsim.profile.engine import EngineModel
 from specsim.profile.latency import LatencyModel
+
+NO_CHUNKS: tuple[tuple[int, int], ...] = ()
 
 
 class CostEstimator:
-    def __init__(self, latency: LatencyModel, uses_draft: bool) -> None:
+    def __init__(self, latency: LatencyModel, uses_draft: bool, engine: EngineModel | None = None,
+                 policy_label: str | None = None) -> None:
         self.latency = latency
         self.uses_draft = uses_draft
+        self.engine = engine or EngineModel(None)
+        self.fused = self.engine.fused
+        # this policy's own host time per decode step, where calibrate measured it
+        self.policy_overhead_s: float | None = (
+            latency.policy_step_overhead_s.get(policy_label) if policy_label is not None else None)
+        # the step being planned: (tokens left to prefill, tokens already cached) per prefilling
+        # request in scheduling order, and the step's token budget; or the chunks once planned
+        self._pending: list[tuple[int, int]] = []
+        self._budget = 0
+        self._chunks: list[tuple[int, int]] | None = None
 
-    def draft_s(self, draft_lengths: np.ndarray, context_tokens: float, first_pass_tokens: int = 1) -> float:
-        """Draft passes 1..max k; pass s runs the requests with kᵢ ≥ s."""
-        if len(draft_lengths) == 0:
-            return 0.0
-        return self.draft_s_known(draft_lengths, int(draft_lengths.max()), int(draft_lengths.min()),
-                                  context_tokens, first_pass_tokens)
+    # -- what the scheduler tells the estimator about the step ----------------------------------
+    def expect_prefill(self, pending: list[tuple[int, int]], budget_tokens: int) -> None:
+        """Before the policy plans: these requests take what the decode rows leave of the budget."""
+        self._pending, self._budget, self._chunks = pending, budget_tokens, None
 
-    def draft_s_known(self, draft_lengths: np.ndarray, longest: int, smallest: int,
-                      context_tokens: float, first_pass_tokens: int = 1) -> float:
-        """`draft_s` when the lengths' max and min are already known (the engines' hot loop)."""
+    def fix_prefill(self, chunks: list[tuple[int, int]]) -> None:
+        """Once planned: the step's chunks, (tokens, tokens already cached) each."""
+        self._chunks = chunks
+
+    def chunks_for(self, decode_tokens: int) -> list[tuple[int, int]] | tuple[tuple[int, int], ...]:
+        """The prefill chunks the step would carry beside `decode_tokens` decode tokens."""
+        if self._chunks is not None:
+            return self._chunks
+        if not self._pending:
+            return NO_CHUNKS
+        budget = self._budget - decode_tokens
+        chunks = []
+        for remaining, cached in self._pending:
+            if budget <= 0:
+                break
+            tokens = remaining if remaining < budget else budget
+            chunks.append((tokens, cached))
+            budget -= tokens
+        return chunks
+
+    # -- the price of a step --------------------------------------------------------------------
+    def price(self, batch: int, draft_lengths: np.ndarray | None, longest: int, shortest: int,
+              verified_total: int, context_tokens: float, chunks: list[tuple[int, int]] | tuple[()],
+              first_pass_tokens: int = 1) -> tuple[float, float, float, float]:
+        """(draft_s, verify_s, prefill_s, overhead_s) of a step: `batch` decode rows drafting
+        `draft_lengths` (None: every row `longest`) and verifying `verified_total` tokens in all,
+        on a mean context, beside prefill `chunks` of (tokens, tokens already cached)."""
+        engine = self.engine
+        drafting = longest > 0
+        if self.fused:
+            draft_s, verify_s, prefill_s = self._fused(
+                batch, draft_lengths, longest, shortest, verified_total, context_tokens, chunks,
+                first_pass_tokens)
+        else:
+            draft_s = self._draft_passes_s(batch, draft_lengths, longest, shortest, context_tokens,
+                                           first_pass_tokens)
+            verify_s = 0.0
+            if batch:
+                verify_s = (self.latency.verify_s(batch, 1.0 + verified_total / batch, context_tokens)
+                            + engine.target_forward_s)
+            prefill_s = self._separate_prefill_s(chunks) if chunks else 0.0
+        return draft_s, verify_s, prefill_s, self.overhead_s(batch, drafting)
+
+    def overhead_s(self, batch: int, drafting: bool) -> float:
+        """The engine's host time per step: the policy's own where measured, else by whether any
+        request drafts."""
+        if self.policy_overhead_s is not None and batch:
+            return self.policy_overhead_s
+        return self.latency.step_overhead_s if drafting else self.latency.plain_step_overhead_s
+
+    def _draft_passes_s(self, batch: int, draft_lengths: np.ndarray | None, longest: int, shortest: int,
+                        context_tokens: float, first_pass_tokens: int) -> float:
+        """Separate composition: the draft passes from the grids, plus a fixed cost per pass."""
         if longest <= 0:
             return 0.0
-        batch = len(draft_lengths)
         latency = self.latency
         draft_step_s = latency.draft_step_s
-        if not latency.has_first_pass:  # every pass alike (and the sum as it always was)
-            if smallest == longest:
-                return longest * draft_step_s(batch, context_tokens)
-            still_drafting = np.bincount(draft_lengths, minlength=longest + 1)[::-1].cumsum()[::-1]
-            return sum(draft_step_s(int(still_drafting[s]), context_tokens) for s in range(1, longest + 1))
-        if smallest == longest:
+        fixed_s = self.engine.draft_forward_s * longest
+        uniform = shortest == longest or draft_lengths is None
+        if not latency.has_first_pass:  # every pass alike
+            if uniform:
+                return longest * draft_step_s(batch, context_tokens) + fixed_s
+            rows = still_drafting(draft_lengths, longest)
+            return sum(draft_step_s(rows[s], context_tokens) for s in range(1, longest + 1)) + fixed_s
+        if uniform:
             return (latency.draft_first_pass_s(batch, first_pass_tokens, context_tokens)
-                    + (longest - 1) * draft_step_s(batch, context_tokens))
-        still_drafting = np.bincount(draft_lengths, minlength=longest + 1)[::-1].cumsum()[::-1]
-        first_s = latency.draft_first_pass_s(int(still_drafting[1]), first_pass_tokens, context_tokens)
-        later_s = sum(draft_step_s(int(still_drafting[s]), context_tokens) for s in range(2, longest + 1))
-        return first_s + later_s
+                    + (longest - 1) * draft_step_s(batch, context_tokens) + fixed_s)
+        rows = still_drafting(draft_lengths, longest)
+        first_s = latency.draft_first_pass_s(rows[1], first_pass_tokens, context_tokens)
+        return first_s + sum(draft_step_s(rows[s], context_tokens) for s in range(2, longest + 1)) + fixed_s
 
-    def verify_s(self, verify_lengths: np.ndarray, context_tokens: float) -> float:
-        """One target pass over Σ(kᵢ+1) tokens (plain decoding when every kᵢ = 0)."""
-        batch = len(verify_lengths)
-        if batch == 0:
-            return 0.0
-        tokens_per_request = 1.0 + float(verify_lengths.sum()) / batch
-        return self.latency.verify_s(batch, tokens_per_request, context_tokens)
+    def _separate_prefill_s(self, chunks: list[tuple[int, int]] | tuple[()]) -> float:
+        """One prefill forward over the chunks, the draft's too when the policy drafts."""
+        count = len(chunks)
+        tokens = sum(chunk for chunk, _ in chunks)
+        engine = self.engine
+        fixed_s = engine.target_forward_s + (engine.draft_forward_s if self.uses_draft else 0.0)
+        return self.latency.prefill_s(count, tokens / count, self.uses_draft) + fixed_s
 
-    def verify_s_known(self, batch: int, verified_total: int, context_tokens: float) -> float:
-        """`verify_s` from the batch size and Σ verify lengths."""
-        if batch == 0:
+    def _fused(self, batch: int, draft_lengths: np.ndarray | None, longest: int, shortest: int,
+               verified_total: int, context_tokens: float, chunks: list[tuple[int, int]] | tuple[()],
+               first_pass_tokens: int) -> tuple[float, float, float]:
+        """One target forward over decode rows and chunks; draft passes, the first ingesting the
+        chunks. prefill_s is what the chunks added."""
+        target, draft = self.engine.target, self.engine.draft
+        assert target is not None and draft is not None
+        decode_tokens = batch + verified_total
+        kv = attention = 0.0
+        if batch:
+            per_row = decode_tokens / batch
+            kv = batch * context_tokens + 2.0 * decode_tokens
+            attention = decode_tokens * (context_tokens + (per_row + 1.0) * 0.5)
+        verify_s = target.time_s(decode_tokens, decode_tokens, kv, attention) if batch else 0.0
+        chunk_tokens = chunk_kv = chunk_attention = 0.0
+        for tokens, cached in chunks:
+            chunk_tokens += tokens
+            chunk_kv += cached + 2.0 * tokens
+            chunk_attention += tokens * (cached + (tokens + 1.0) * 0.5)
+        prefill_s = 0.0
+        if chunks:
+            logits = len(chunks)
+            prefill_s = target.time_s(decode_tokens + chunk_tokens, decode_tokens + logits, kv + chunk_kv,
+                                      attention + chunk_attention) - verify_s
+        draft_s = 0.0
+        if longest > 0:
+            if shortest == longest or draft_lengths is None:
+                first_rows, later_s = batch, (longest - 1) * draft.rows_s(batch, 1.0, context_tokens)
+            else:
+                rows = still_drafting(draft_lengths, longest)
+                first_rows = rows[1]
+                later_s = sum(draft.rows_s(rows[s], 1.0, context_tokens) for s in range(2, longest + 1))
+            first_s = draft.rows_s(first_rows, float(first_pass_tokens), context_tokens)
+            draft_s = first_s + later_s
+            if chunks and self.uses_draft:
+                width = first_rows * first_pass_tokens
+                prefill_s += draft.time_s(
+                    width + chunk_tokens, width + len(chunks),
+                    first_rows * (context_tokens + 2.0 * first_pass_tokens) + chunk_kv,
+                    width * (context_tokens + (first_pass_tokens + 1.0) * 0.5) + chunk_attention) - first_s
+        elif chunks and self.uses_draft:
+            prefill_s += draft.time_s(chunk_tokens, len(chunks), chunk_kv, chunk_attention)
+        return draft_s, verify_s, prefill_s
+
+    # -- what policies ask ----------------------------------------------------------------------
+    def draft_s(self, draft_lengths: np.ndarray, context_tokens: float, first_pass_tokens: int = 1) -> float:
+        """Draft passes 1..max k (pass s runs the requests with kᵢ ≥ s), prefill ingestion apart."""
+        if len(draft_lengths) == 0:
             return 0.0
-        return self.latency.verify_s(batch, 1.0 + float(verified_total) / batch, context_tokens)
+        longest, shortest = int(draft_lengths.max()), int(draft_lengths.min())
+        if not self.fused:
+            return self._draft_passes_s(len(draft_lengths), draft_lengths, longest, shortest,
+                                        context_tokens, first_pass_tokens)
+        return self._fused(len(draft_lengths), draft_lengths, longest, shortest, 0, context_tokens,
+                           NO_CHUNKS, first_pass_tokens)[0]
+
+    def verify_pass_s(self, batch: int, tokens_per_request: float, context_tokens: float) -> float:
+        """The target's forward over `batch` decode rows of `tokens_per_request` (k+1, may be a
+        mean) tokens each, nothing else in it: the verify curve's shape."""
+        if batch <= 0:
+            return 0.0
+        if self.fused:
+            assert self.engine.target is not None
+            return self.engine.target.rows_s(batch, tokens_per_request, context_tokens)
+        return self.latency.verify_s(batch, tokens_per_request, context_tokens) + self.engine.target_forward_s
 
     def step_s(self, draft_lengths: np.ndarray, verify_lengths: np.ndarray | None,
                context_tokens: float) -> float:
-        """Draft + verify + the engine's fixed per-step overhead (prefill not included)."""
-        verify = draft_lengths if verify_lengths is None else verify_lengths
-        drafting = len(draft_lengths) > 0 and draft_lengths.max() > 0
-        overhead_s = self.latency.step_overhead_s if drafting else self.latency.plain_step_overhead_s
-        draft_s = self.draft_s(draft_lengths, context_tokens)
-        return draft_s + self.verify_s(verify, context_tokens) + overhead_s
+        """The whole step for per-request draft and verify lengths (verify: all drafted if None)."""
+        batch = len(draft_lengths)
+        if batch == 0:
+            return 0.0
+        longest, shortest = int(draft_lengths.max()), int(draft_lengths.min())
+        verified = int((draft_lengths if verify_lengths is None else verify_lengths).sum())
+        drafted = int(draft_lengths.sum())
+        return sum(self.price(batch, draft_lengths, longest, shortest, verified, context_tokens,
+                              self.chunks_for(batch + drafted)))
 
     def uniform_step_s(self, batch: int, k: int, context_tokens: float) -> float:
-        """A batch of `batch` requests all drafting and verifying k tokens."""
+        """The whole step for a batch of `batch` requests all drafting and verifying k tokens."""
         if batch <= 0:
             return 0.0
-        if k == 0:
-            return self.latency.verify_s(batch, 1.0, context_tokens) + self.latency.plain_step_overhead_s
-        latency = self.latency
-        if latency.has_first_pass:
-            draft = (latency.draft_first_pass_s(batch, 1, context_tokens)
-                     + (k - 1) * latency.draft_step_s(batch, context_tokens))
-        else:
-            draft = k * latency.draft_step_s(batch, context_tokens)
-        return draft + latency.verify_s(batch, 1.0 + k, context_tokens) + latency.step_overhead_s
+        return sum(self.price(batch, None, k, k, batch * k, context_tokens, self.chunks_for(batch * (k + 1))))
+
+    def after_draft_s(self, draft_lengths: np.ndarray, verified_total: int, context_tokens: float) -> float:
+        """Everything of the step but its draft passes, once the drafts are made: the verify, the
+        chunks it carries (already planned) and the host time per step."""
+        batch = len(draft_lengths)
+        if batch == 0:
+            return 0.0
+        longest, shortest = int(draft_lengths.max()), int(draft_lengths.min())
+        _, verify_s, prefill_s, overhead_s = self.price(
+            batch, draft_lengths, longest, shortest, verified_total, context_tokens,
+            self.chunks_for(batch + verified_total))
+        return verify_s + prefill_s + overhead_s
+
+
+def still_drafting(draft_lengths: np.ndarray, longest: int) -> list[int]:
+    """[s] = how many requests run draft pass s (kᵢ ≥ s), for s = 0..longest."""
+    return np.bincount(draft_lengths, minlength=longest + 1)[::-1].cumsum()[::-1].tolist()

@@ -73,10 +73,10 @@ class SloCustomized(Policy):
         if self.max_tokens > 0:
             return min(self.max_tokens, view.max_batch_tokens)
         cost, context = view.cost, view.mean_context_tokens
-        limit = (1.0 + self.knee) * cost.latency.verify_s(batch, 1.0, context)
+        limit = (1.0 + self.knee) * cost.verify_pass_s(batch, 1.0, context)
         best = 1
         for q in range(2, self.max_depth + 2):
-            if cost.latency.verify_s(batch, float(q), context) > limit:
+            if cost.verify_pass_s(batch, float(q), context) > limit:
                 break
             best = q
         return min(batch * best, view.max_batch_tokens)
@@ -103,8 +103,7 @@ class SloCustomized(Policy):
         if depth == 0 or budget == 0:
             return np.zeros(batch, dtype=np.int64)
         cost, context = view.cost, view.mean_context_tokens
-        step_s = (cost.draft_s(lengths, context) + cost.latency.step_overhead_s
-                  + cost.latency.verify_s(batch, 1.0 + budget / batch, context))
+        step_s = cost.draft_s(lengths, context) + cost.after_draft_s(lengths, budget, context)
         need = self.needed_tokens(view, step_s, depth)
         path = path_confidence(drafts.confidences[:, :depth])
         emitted = 1.0 + np.cumsum(path, axis=1)  # expected tokens with the first j+1 verified

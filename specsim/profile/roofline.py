@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from specsim.architectures import Architecture, dtype_bytes, load_architecture
 from specsim.profile.capacity import memory_note, memory_section
+from specsim.profile.engine import rates, roofline_forward_s
 from specsim.profile.fit import fit_latency
 from specsim.profile.hardware import GpuSpec, gpu_spec
 from specsim.profile.schema import (
@@ -46,6 +48,7 @@ from specsim.profile.schema import (
     Profile,
     VerifyGrid,
 )
+from specsim.profile.schema_engine import Engine, ForwardCoefficients, RooflineCoefficients
 
 # --- constants (each is an assumption; the profile's notes repeat them) -----------------------
 # Share of peak memory bandwidth a whole decode forward sustains — the "model bandwidth
@@ -71,6 +74,16 @@ FORWARD_OVERHEAD_S = 50e-6
 # on an H100 before v0.6 overlapped them with the GPU (vLLM blog, 2024-09-05, "vLLM v0.6.0: 2.7x
 # Throughput Improvement"); 0.5 ms is the assumed residue an engine that overlaps them still pays.
 STEP_OVERHEAD_S = 0.5e-3
+# The engine a roofline profile describes: vLLM V1 / SGLang-like (ENGINES.md), one fused forward
+# per step, prefix caching on, 16-token KV blocks (vLLM V1's defaults).
+# Fixed cost per draft forward beyond its roofline: vLLM's EAGLE steps grow by about 0.7-1.0 ms per
+# drafted token on an H100 at batch 1 (launches, rejection sampling, input preparation; read from
+# published TPOT x acceptance length across k, ENGINES.md). The low end, as an assumption.
+DRAFT_FORWARD_S = 0.7e-3
+# Client-visible time per request outside the engine's steps (HTTP, tokenisation, detokenisation,
+# streaming): vLLM PR #54628 measured the client's TTFT 8.4-12.2 ms above the server's own metric.
+REQUEST_OVERHEAD_S = 10e-3
+KV_BLOCK_TOKENS = 16
 
 # --- grids --------------------------------------------------------------------------------------
 BATCH_SIZES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
@@ -89,7 +102,21 @@ ROOFLINE_CITATIONS = [
     "vLLM blog 2024-09-05, 'vLLM v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction' (CPU "
     "scheduling/API overhead per step)",
     "vLLM engine arguments: gpu_memory_utilization defaults to 0.9",
+    "vLLM PR #54628 (2026): client TTFT 8.4-12.2 ms above the server's own TTFT metric (request overhead)",
 ]
+
+
+@dataclass(frozen=True)
+class EngineCoefficients:
+    """The constants of a roofline profile that are assumptions, not datasheet figures — the
+    ones `specsim calibrate --from-benchmark` fits to an engine's own measurements."""
+
+    bandwidth_efficiency: float = BANDWIDTH_EFFICIENCY
+    compute_efficiency: float = COMPUTE_EFFICIENCY
+    step_overhead_s: float = STEP_OVERHEAD_S
+    target_forward_s: float = 0.0  # beyond the roofline's own per-layer launch cost
+    draft_forward_s: float = DRAFT_FORWARD_S
+    request_overhead_s: float = REQUEST_OVERHEAD_S
 
 
 @dataclass(frozen=True)
@@ -99,50 +126,47 @@ class ForwardCost:
     A forward runs two kinds of kernels one after the other, each against its own roof: the dense
     part (every weight matrix, LM head included: weight bytes vs 2 FLOPs per weight per token) and
     attention (KV-cache bytes vs QK^T and AV FLOPs). Taking one max over the whole forward would let
-    a compute-bound GEMM hide a memory-bound attention read, which no engine does.
+    a compute-bound GEMM hide a memory-bound attention read, which no engine does. The formula is
+    `specsim.profile.engine.roofline_forward_s`, shared with the fused step the simulator prices.
     """
 
     arch: Architecture
     gpu: GpuSpec
     dtype: str
+    bandwidth_efficiency: float = BANDWIDTH_EFFICIENCY
+    compute_efficiency: float = COMPUTE_EFFICIENCY
 
-    def dense_bytes(self, batch: np.ndarray, logit_positions: np.ndarray) -> np.ndarray:
-        """Weights streamed once, plus the logits written."""
-        weights = float(self.arch.weight_bytes_read_per_forward(self.dtype))
-        return weights + batch * logit_positions * self.arch.vocab * dtype_bytes(self.dtype)
-
-    def dense_flops(self, batch: np.ndarray, new_tokens: np.ndarray,
-                    logit_positions: np.ndarray) -> np.ndarray:
-        """2 FLOPs per weight per token; the LM head only where logits are kept."""
-        head = float(self.arch.vocab * self.arch.hidden)
-        weights = self.arch.flops_per_token(0.0) / 2.0  # matmul weights, LM head included
-        return 2.0 * batch * (new_tokens * (weights - head) + logit_positions * head)
-
-    def attention_bytes(self, batch: np.ndarray, new_tokens: np.ndarray,
-                        cached_tokens: np.ndarray) -> np.ndarray:
-        """Every cached and new key/value read once, the new ones written once."""
-        kv = float(self.arch.kv_bytes_per_token(self.dtype))
-        return batch * ((cached_tokens + new_tokens) + new_tokens) * kv
-
-    def attention_flops(self, batch: np.ndarray, new_tokens: np.ndarray,
-                        cached_tokens: np.ndarray) -> np.ndarray:
-        """Token i of q attends to c + i keys: mean context c + (q+1)/2 (a prefill: c = 0)."""
-        mean_context = cached_tokens + (new_tokens + 1.0) / 2.0
-        per_token = self.arch.flops_per_token(mean_context) - self.arch.flops_per_token(0.0)
-        return batch * new_tokens * per_token
+    def coefficients(self) -> ForwardCoefficients:
+        """The per-unit constants of this model's forward (the engine section stores them)."""
+        arch = self.arch
+        head = float(arch.vocab * arch.hidden)
+        weights = arch.flops_per_token(0.0) / 2.0  # matmul weights, LM head included
+        return ForwardCoefficients(
+            weight_bytes=float(arch.weight_bytes_read_per_forward(self.dtype)),
+            flops_per_token=2.0 * (weights - head),
+            head_flops_per_logit=2.0 * head,
+            logit_bytes=float(arch.vocab * dtype_bytes(self.dtype)),
+            kv_bytes_per_token=float(arch.kv_bytes_per_token(self.dtype)),
+            attention_flops_per_pair=arch.flops_per_token(1.0) - arch.flops_per_token(0.0),
+            forward_overhead_s=self.overhead_s(),
+        )
 
     def overhead_s(self) -> float:
         return FORWARD_OVERHEAD_S + LAYER_OVERHEAD_S * self.arch.layers
 
     def time_s(self, batch: np.ndarray, new_tokens: np.ndarray, cached_tokens: np.ndarray,
                logit_positions: np.ndarray) -> np.ndarray:
+        """B requests, each adding q new tokens on c cached ones, keeping logits at L positions."""
         batch, new_tokens, cached_tokens, logit_positions = _floats(batch, new_tokens, cached_tokens,
                                                                     logit_positions)
-        dense = np.maximum(self._memory_s(self.dense_bytes(batch, logit_positions)),
-                           self._compute_s(self.dense_flops(batch, new_tokens, logit_positions)))
-        attention = np.maximum(self._memory_s(self.attention_bytes(batch, new_tokens, cached_tokens)),
-                               self._compute_s(self.attention_flops(batch, new_tokens, cached_tokens)))
-        return dense + attention + self.overhead_s()
+        per_byte, per_flop = rates(self.gpu.memory_bandwidth_bytes_per_s,
+                                   self.gpu.peak_flops_per_s(self.dtype), self.bandwidth_efficiency,
+                                   self.compute_efficiency)
+        tokens = batch * new_tokens
+        return roofline_forward_s(
+            self.coefficients(), per_byte, per_flop, tokens, batch * logit_positions,
+            batch * (cached_tokens + 2.0 * new_tokens), tokens * (cached_tokens + (new_tokens + 1.0) / 2.0),
+            maximum=np.maximum)
 
     # The three forwards a speculative engine runs.
     def decode_s(self, batch: np.ndarray, tokens_per_request: np.ndarray, context: np.ndarray) -> np.ndarray:
@@ -154,21 +178,21 @@ class ForwardCost:
         zeros = np.zeros_like(np.asarray(prompt_tokens))
         return self.time_s(batch, prompt_tokens, zeros, np.ones_like(np.asarray(batch)))
 
-    def _memory_s(self, bytes_moved: np.ndarray) -> np.ndarray:
-        return bytes_moved / (self.gpu.memory_bandwidth_bytes_per_s * BANDWIDTH_EFFICIENCY)
-
-    def _compute_s(self, flops: np.ndarray) -> np.ndarray:
-        return flops / (self.gpu.peak_flops_per_s(self.dtype) * COMPUTE_EFFICIENCY)
-
 
 def roofline_profile(gpu: str, target: str, draft: str, dtype: str = "bf16",
                      acceptance: Acceptance | None = None, *, name: str | None = None,
-                     date: str | None = None) -> Profile:
-    """A Profile whose latency grids come from the roofline above and the GPU's datasheet."""
+                     date: str | None = None, composition: Literal["fused", "separate"] = "fused",
+                     coefficients: EngineCoefficients | None = None) -> Profile:
+    """A Profile whose latency grids come from the roofline above and the GPU's datasheet, for a
+    vLLM-like engine that runs each step as one fused forward (`composition="separate"`: the
+    grids alone, priced as separate draft, verify and prefill forwards with no fixed costs)."""
     spec = gpu_spec(gpu)
     dtype_bytes(dtype)  # an unknown dtype fails here, with the list of known ones
+    constants = coefficients or EngineCoefficients()
     target_arch, draft_arch = load_architecture(target), load_architecture(draft)
-    target_cost, draft_cost = ForwardCost(target_arch, spec, dtype), ForwardCost(draft_arch, spec, dtype)
+    efficiencies = (constants.bandwidth_efficiency, constants.compute_efficiency)
+    target_cost = ForwardCost(target_arch, spec, dtype, *efficiencies)
+    draft_cost = ForwardCost(draft_arch, spec, dtype, *efficiencies)
     latency = Latency(
         source="roofline",
         timer="roofline",
@@ -177,15 +201,16 @@ def roofline_profile(gpu: str, target: str, draft: str, dtype: str = "bf16",
         verify=_verify_grid(target_cost),
         prefill_target=_prefill_grid(target_cost),
         prefill_draft=_prefill_grid(draft_cost),
-        step_overhead_s=STEP_OVERHEAD_S,
+        step_overhead_s=_six_digits(constants.step_overhead_s),
     )
     citations = [*ROOFLINE_CITATIONS, f"{spec.label}: {spec.source}"]
+    engine = _engine(spec, target_cost, draft_cost, constants) if composition == "fused" else None
     return Profile(
         schema_version=SCHEMA_VERSION,
         name=name or f"{spec.label}-{target_arch.name}-{draft_arch.name}",
         source="roofline",
         citations=citations,
-        notes=roofline_notes(spec, target_cost, draft_cost, acceptance),
+        notes=roofline_notes(spec, target_cost, draft_cost, acceptance, constants, engine),
         hardware=Hardware(label=spec.label, device_name=spec.device_name,
                           date=date or dt.date.today().isoformat()),
         target=_model_info(target_arch, dtype),
@@ -193,17 +218,46 @@ def roofline_profile(gpu: str, target: str, draft: str, dtype: str = "bf16",
         latency=latency,
         memory=memory_section(target_arch, draft_arch, dtype, spec.memory_bytes),
         acceptance=acceptance,
+        engine=engine,
     )
 
 
-def roofline_notes(spec: GpuSpec, target: ForwardCost, draft: ForwardCost,
-                   acceptance: Acceptance | None) -> str:
-    ridge = spec.peak_flops_per_s(target.dtype) * COMPUTE_EFFICIENCY / (
-        spec.memory_bandwidth_bytes_per_s * BANDWIDTH_EFFICIENCY)
+def _engine(spec: GpuSpec, target: ForwardCost, draft: ForwardCost, constants: EngineCoefficients) -> Engine:
+    roof = RooflineCoefficients(
+        memory_bandwidth_bytes_per_s=spec.memory_bandwidth_bytes_per_s,
+        peak_flops_per_s=spec.peak_flops_per_s(target.dtype),
+        bandwidth_efficiency=_six_digits(constants.bandwidth_efficiency),
+        compute_efficiency=_six_digits(constants.compute_efficiency),
+        target=_rounded(target.coefficients()),
+        draft=_rounded(draft.coefficients()),
+    )
+    return Engine(
+        name="vllm-like", composition="fused",
+        target_forward_s=_six_digits(constants.target_forward_s),
+        draft_forward_s=_six_digits(constants.draft_forward_s),
+        request_overhead_s=_six_digits(constants.request_overhead_s),
+        prefix_caching=True, kv_block_tokens=KV_BLOCK_TOKENS, roofline=roof,
+    )
+
+
+def _rounded(coefficients: ForwardCoefficients) -> ForwardCoefficients:
+    values = coefficients.model_dump()
+    return ForwardCoefficients(**{key: _six_digits(value) for key, value in values.items()})
+
+
+def _six_digits(value: float) -> float:
+    return float(f"{value:.6g}")
+
+
+def roofline_notes(spec: GpuSpec, target: ForwardCost, draft: ForwardCost, acceptance: Acceptance | None,
+                   constants: EngineCoefficients, engine: Engine | None) -> str:
+    bandwidth_efficiency, compute_efficiency = constants.bandwidth_efficiency, constants.compute_efficiency
+    ridge = spec.peak_flops_per_s(target.dtype) * compute_efficiency / (
+        spec.memory_bandwidth_bytes_per_s * bandwidth_efficiency)
     parts = [
         "Latency is a roofline estimate, not a measurement: for the dense part and for attention in "
-        f"turn, max(bytes / (bandwidth x {BANDWIDTH_EFFICIENCY:g}), FLOPs / (dense peak x "
-        f"{COMPUTE_EFFICIENCY:g})), summed, + {FORWARD_OVERHEAD_S * 1e6:g} us per forward + "
+        f"turn, max(bytes / (bandwidth x {bandwidth_efficiency:.4g}), FLOPs / (dense peak x "
+        f"{compute_efficiency:.4g})), summed, + {FORWARD_OVERHEAD_S * 1e6:g} us per forward + "
         f"{LAYER_OVERHEAD_S * 1e6:g} us per layer (target {target.overhead_s() * 1e6:g} us, draft "
         f"{draft.overhead_s() * 1e6:g} us).",
         "Dense: weight bytes once per forward + logits written, 2 FLOPs per weight per token. Attention: "
@@ -212,15 +266,22 @@ def roofline_notes(spec: GpuSpec, target: ForwardCost, draft: ForwardCost,
         f"Datasheet peaks: {spec.memory_bandwidth_bytes_per_s / 1e12:g} TB/s, "
         f"{spec.peak_flops_per_s(target.dtype) / 1e12:g} TFLOP/s ({target.dtype}); ridge point "
         f"{ridge:.0f} FLOPs/byte after efficiencies.",
-        f"step_overhead_s = {STEP_OVERHEAD_S * 1e3:g} ms: assumed residue of per-step CPU work "
-        "(scheduling, input preparation, rejection-sampling bookkeeping) in an engine that overlaps most "
-        "of it with the GPU.",
+        f"step_overhead_s = {constants.step_overhead_s * 1e3:.4g} ms: per-step CPU work (scheduling, input "
+        "preparation, rejection-sampling bookkeeping) in an engine that overlaps most of it with the GPU.",
         "Grids beyond a model's max_position_embeddings (e.g. the 68M draft past 2048) are roofline "
         "extrapolations of the same shape.",
         memory_note() + ".",
         "No weights were loaded: models.weights says 'random' (the schema knows only real|random) because "
         "nothing here was measured from real weights; latency does not depend on weight values.",
     ]
+    if engine is not None:
+        parts.append(
+            "Engine: vLLM V1-like, one fused target forward over every token of a step (decode rows and "
+            f"prefill chunks, priced by the roofline above over the whole forward); "
+            f"{engine.target_forward_s * 1e3:.4g} ms per target and "
+            f"{engine.draft_forward_s * 1e3:.4g} ms per draft forward beyond their roofline, "
+            f"{engine.request_overhead_s * 1e3:.4g} ms per request outside the steps; prefix caching in "
+            f"{engine.kv_block_tokens}-token blocks.")
     if acceptance is None:
         parts.append("No acceptance: no published curves for this pair and none supplied.")
     elif acceptance.source == "published":

@@ -12,7 +12,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_VERSION = 1
+from specsim.profile.schema_engine import Engine
+
+# 2 added the `engine` section (schema_engine.py); a version-1 document still loads and means
+# what it always did: a separate-forward engine with no fixed costs beyond its grids.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 # Features the latency fits may use; each is computed from one query (batch size B, tokens per
 # request q, mean context c): tokens = B·q, batch_x_context = B·c, tokens_x_context = B·q·c.
@@ -302,10 +307,21 @@ class Profile(Strict):
     acceptance: Acceptance | None = Field(
         default=None, description="absent for random-weight calibrations (latency only)"
     )
+    engine: Engine | None = Field(
+        default=None, description="how the engine composes and pays for a step; absent: separate "
+        "forwards, no fixed costs beyond the grids (every version-1 profile)"
+    )
 
     @field_validator("schema_version")
     @classmethod
     def _version(cls, value: int) -> int:
-        if value != SCHEMA_VERSION:
-            raise ValueError(f"this specsim reads schema_version {SCHEMA_VERSION}, the file has {value}")
+        if value not in READABLE_VERSIONS:
+            readable = " or ".join(str(v) for v in READABLE_VERSIONS)
+            raise ValueError(f"this specsim reads schema_version {readable}, the file has {value}")
         return value
+
+    @model_validator(mode="after")
+    def _engine_needs_version_2(self) -> Profile:
+        if self.engine is not None and self.schema_version < 2:
+            raise ValueError("engine: needs schema_version 2")
+        return self

@@ -87,7 +87,7 @@ def brute_force_trim(policy, view, drafts) -> np.ndarray:
 
     def g(k: np.ndarray) -> float:
         tokens = batch + sum(path[i, :k[i]].sum() for i in range(batch))
-        return tokens / (draft_s + cost.verify_s(k, context) + cost.latency.step_overhead_s)
+        return tokens / (draft_s + cost.after_draft_s(drafts.lengths, int(k.sum()), context))
 
     while lengths.sum() > 0:
         tails = [(path[i, lengths[i] - 1], i) for i in range(batch) if lengths[i] > 0]
