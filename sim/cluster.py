@@ -14,6 +14,7 @@ from sim.replica import SimReplica
 from sim.router import make_router
 from sim.sampling import SampledSpeculation
 from sim.step_jitter import StepJitter
+from specsim.engine.prefix_cache import PrefixCache
 from specsim.engine.records import RunLog
 from specsim.engine.scheduler import BatchLimits, Scheduler
 from specsim.errors import SpecsimError
@@ -59,7 +60,10 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
     replicas = []
     for index, policy in enumerate(policies):
         cost = CostEstimator(latency, policy.uses_draft, engine, label)
-        scheduler = Scheduler(index, requests, latent, limits, policy, cost, scenario.slo.scale, log)
+        prefix_cache = (PrefixCache(requests.prefixes, engine.kv_block_tokens)
+                        if engine.prefix_caching and requests.prefixes is not None else None)
+        scheduler = Scheduler(index, requests, latent, limits, policy, cost, scenario.slo.scale, log,
+                              prefix_cache)
         backend = SampledSpeculation(acceptance, rng_for(seed, STREAM_REPLICA + index))
         if acceptance_replay is not None:
             backend = ReplayedAcceptance(acceptance, backend.rng, scheduler.decode, acceptance_replay)
@@ -71,7 +75,8 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
 
     all_done = env.event()
     log.on_all_finished = all_done.succeed
-    env.process(_arrivals(env, requests.arrival_s, router))
+    # a request reaches its replica's scheduler after the engine's time outside the steps
+    env.process(_arrivals(env, requests.arrival_s + engine.request_overhead_s, router))
     for replica in replicas:
         env.process(replica.run())
     window_s = arrival_window_s(scenario, requests)

@@ -38,9 +38,9 @@ class ReplayedAcceptance(SampledSpeculation):
         # of requests without a measurement, are exactly what the sampled run draws
         self.replay_rng = rng.spawn(1)[0]
 
-    # The fused fixed(k) spans of SimReplica read accepted prefixes straight from the sampling
+    # The fixed(k) spans of SimReplica read accepted prefixes straight from the sampling
     # ring; replayed acceptance must be drawn step by step instead.
-    fused_steps = False
+    span_steps = False
 
     def begin_step(self) -> np.ndarray:
         sampled = super().begin_step()  # confidences (and the fallback prefix) from the profile

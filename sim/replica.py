@@ -30,7 +30,7 @@ class SimReplica:
         self.cost = cost
         self.submitted_work_tokens = 0  # prompt + output tokens routed here (for the router)
         self._wakeup: simpy.Event | None = None
-        self.horizon_s = float("inf")  # the run stops here: fused steps never cross it
+        self.horizon_s = float("inf")  # the run stops here: spans of steps never cross it
         self.jitter = jitter  # None: every step takes its predicted time
         # tracked only where the profile prices the first draft pass by its width
         self.draft_lag = (DraftLag(scheduler.decode)
@@ -61,7 +61,7 @@ class SimReplica:
             for hook in ("plan_draft", "continue_drafting", "plan_verify", "observe"))
         # fixed(k) exactly (not a subclass): every step plans k for all, the other hooks default
         fixed_k = policy.k if type(policy) is FixedLength and speculative and not knows_future else 0
-        if not backend.fused_steps:
+        if not backend.span_steps:
             fixed_k = 0
         timeout = env.timeout
         wake_scale = 1.0 + latency.idle_wake_factor
@@ -137,7 +137,7 @@ class SimReplica:
         context = scheduler._context_sum
         replica = scheduler.replica
         horizon = self.horizon_s
-        factors = self._fused_factors(ahead)
+        factors = self._span_factors(ahead)
         rows: list[tuple[float | int, ...]] = []
         start = now
         for step in range(ahead):
@@ -196,7 +196,7 @@ class SimReplica:
         drafted = size * k
         k_mean = drafted / size
         context0 = scheduler._context_sum
-        factors = self._fused_factors(steps)
+        factors = self._span_factors(steps)
         rows: list[tuple[float | int, ...]] = []
         start = now
         before = 0
@@ -226,7 +226,7 @@ class SimReplica:
                                          rejections)
         return kept
 
-    def _fused_factors(self, count: int) -> list[float]:
+    def _span_factors(self, count: int) -> list[float]:
         """The jitter factors of the next `count` steps, taken by `_wait_rows` for the steps that ran."""
         return self.jitter.peek(count).tolist() if self.jitter is not None else [1.0] * count
 
@@ -252,6 +252,6 @@ class SimReplica:
             end = rows[kept - 1][0] + rows[kept - 1][11]
             if end > cut:
                 yield env.timeout(end - cut)
-        if self.jitter is not None:  # each step that ran took its factor (`_fused_factors`)
+        if self.jitter is not None:  # each step that ran took its factor (`_span_factors`)
             self.jitter.advance(kept)
         return kept

@@ -27,7 +27,7 @@ class SampledSpeculation:
     those of sampling each step afresh.
     """
 
-    fused_steps = True  # SimReplica may run fixed(k) spans from the ring (ring_prefix)
+    span_steps = True  # SimReplica may run fixed(k) spans from the ring (ring_prefix)
 
     def __init__(self, model: AcceptanceModel | None, rng: np.random.Generator) -> None:
         self.model = model

@@ -12,7 +12,7 @@ same-shape steps of its run (calibrate reads them from the engine's own steps), 
 with probability ρ, else takes a fresh draw from the quantiles. The factors' distribution stays the
 quantiles' (a kept factor is itself a draw), the lag-j autocorrelation is ρ^j, slow spells last
 1/(1 − ρ) steps on average. Each simulated step takes the next factor of a seeded stream — one
-factor per step, in step order, whatever path computes the step (one at a time or several fused
+factor per step, in step order, whatever path computes the step (one at a time or several as one span
 into one wait), so both paths give the same tables.
 """
 

@@ -36,6 +36,10 @@ class RequestState:
     last_accepted: int = -1
     preemptions: int = 0
     admitted_seq: int = -1
+    prefix: int = -1  # the prompt's node in the workload's prefix tree; -1: nothing shared
+    cached_prompt_tokens: int = 0  # prompt tokens its last admission found in the prefix cache
+    shared_tokens: int = 0  # of its KV, the tokens the prefix cache holds (not its own)
+    pinned_node: int = -1  # the cached chain it holds on to, up to this node
     memory: np.ndarray = field(default_factory=lambda: np.full(MEMORY_SLOTS, np.nan))
 
     @property
@@ -48,10 +52,15 @@ class RequestState:
     def context_tokens(self) -> int:
         return self.prompt_tokens + self.generated
 
+    @property
+    def own_kv_tokens(self) -> int:
+        """KV it holds alone once decoding: its context, less what the prefix cache shares."""
+        return self.prompt_tokens + self.generated - self.shared_tokens
+
 
 _INT_FIELDS = ("index", "prompt_tokens", "output_tokens", "category", "generated", "steps", "drafted",
                "verified", "accepted", "rejections", "last_verified", "last_accepted", "preemptions",
-               "admitted_seq")
+               "admitted_seq", "prefix", "cached_prompt_tokens", "shared_tokens", "pinned_node")
 _FLOAT_FIELDS = ("arrival_s", "first_token_s", "slo_ttft_s", "slo_tpot_s", "latent")
 
 
@@ -90,6 +99,10 @@ class DecodeBatch:
     last_accepted: np.ndarray
     preemptions: np.ndarray
     admitted_seq: np.ndarray
+    prefix: np.ndarray
+    cached_prompt_tokens: np.ndarray
+    shared_tokens: np.ndarray
+    pinned_node: np.ndarray
     arrival_s: np.ndarray
     first_token_s: np.ndarray
     slo_ttft_s: np.ndarray

@@ -6,7 +6,9 @@ definitions. Columns beyond the contract's list, kept because validation needs t
 `steps.speculating` (requests with k > 0 in the step: the denominator of the mean accepted
 length), and `requests.rejected_steps` (the request's steps whose verification rejected a draft
 token: with `accepted_tokens` it gives the request's per-token acceptance, which `specsim
-validate` replays in the simulator).
+validate` replays in the simulator), and `requests.cached_prompt_tokens` (prompt tokens its last
+admission found in the prefix cache and did not compute; `steps.prefill_tokens` counts only the
+computed ones).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from specsim.workload.requests import Requests
 REQUEST_COLUMNS = (
     "request_id", "category", "arrival_s", "first_token_s", "finish_s", "prompt_tokens", "output_tokens",
     "ttft_s", "tpot_s", "e2e_s", "slo_ttft_s", "slo_tpot_s", "slo_met", "replica", "steps",
-    "drafted_tokens", "verified_tokens", "accepted_tokens", "rejected_steps",
+    "drafted_tokens", "verified_tokens", "accepted_tokens", "rejected_steps", "cached_prompt_tokens",
 )
 STEP_COLUMNS = (
     "t_s", "replica", "batch_size", "prefill_tokens", "drafted", "verified", "accepted", "k_mean", "k_max",
@@ -47,6 +49,7 @@ class RunLog:
         self.accepted = np.zeros(count, dtype=np.int64)
         self.rejections = np.zeros(count, dtype=np.int64)
         self.preemptions = np.zeros(count, dtype=np.int64)
+        self.cached_prompt_tokens = np.zeros(count, dtype=np.int64)
         self.step_rows: list[tuple[float | int, ...]] = []
         self.finished = 0
         self.finished_work_tokens: dict[int, int] = {}  # per replica: prompt + output of finished
@@ -70,6 +73,7 @@ class RunLog:
         self.accepted[index] = request.accepted
         self.rejections[index] = request.rejections
         self.preemptions[index] = request.preemptions
+        self.cached_prompt_tokens[index] = request.cached_prompt_tokens
         if not math.isnan(finish_s):
             self.finished += 1
             work = request.prompt_tokens + request.output_tokens
@@ -112,6 +116,7 @@ class RunLog:
             "verified_tokens": self.verified,
             "accepted_tokens": self.accepted,
             "rejected_steps": self.rejections,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
         })
         return table
 

@@ -19,6 +19,10 @@ Rules (vLLM-like, FCFS):
   left, oldest request first (chunked prefill).
 - Preemption: when the cache cannot hold the running requests' lookahead, the newest request is
   preempted and queued at the front again; its prefill later recomputes prompt + generated.
+- Prefix caching (an engine that has it, a workload that shares prompt prefixes;
+  `prefix_cache.py`): an admitted request starts its prefill after the longest cached prefix of
+  its prompt; the cache's KV counts in the budget, and its unpinned prefixes are evicted before
+  anyone waits or is preempted for room.
 - A finished prefill yields one token (the first token, or the next one after a recompute).
 - Every request's kᵢ is capped at its remaining tokens − 1, so a step never overshoots its
   output length (the real engine forces exact output lengths).
@@ -33,6 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from specsim.engine.batch import DecodeBatch, RequestState
+from specsim.engine.kv_budget import KvBudget
+from specsim.engine.prefix_cache import PrefixCache
 from specsim.engine.records import RunLog
 from specsim.engine.step import SpeculationResult, StepPlan, StepTimes
 from specsim.policy.base import BatchView, Policy, StepOutcome
@@ -49,7 +55,8 @@ class BatchLimits:
 
 class Scheduler:
     def __init__(self, replica: int, requests: Requests, latent: np.ndarray, limits: BatchLimits,
-                 policy: Policy, cost: CostEstimator, slo_scale: float, log: RunLog) -> None:
+                 policy: Policy, cost: CostEstimator, slo_scale: float, log: RunLog,
+                 prefix_cache: PrefixCache | None = None) -> None:
         self.replica = replica
         self.requests = requests
         self.latent = latent
@@ -61,7 +68,7 @@ class Scheduler:
         self.waiting: deque[RequestState] = deque()
         self.prefilling: list[RequestState] = []
         self.decode = DecodeBatch(limits.max_batch_size)
-        self.kv_reserved_tokens = 0  # prefill reservations + decoding contexts
+        self.kv = KvBudget(limits.kv_capacity_tokens, prefix_cache if requests.prefix is not None else None)
         self._admissions = 0
         self._view: BatchView | None = None  # reused while the decode set is unchanged
         self._context_sum = 0  # Σ context_tokens over the decoding rows (for the view's mean)
@@ -84,6 +91,7 @@ class Scheduler:
             slo_ttft_s=float(requests.slo_ttft_s[index]),
             slo_tpot_s=float(requests.slo_tpot_s[index]),
             latent=float(self.latent[index]),
+            prefix=int(requests.prefix[index]) if requests.prefix is not None else -1,
         ))
 
     @property
@@ -176,19 +184,15 @@ class Scheduler:
         limits = self.limits
         while self.waiting and self.running < limits.max_batch_size:
             candidate = self.waiting[0]
-            lookahead = (self.running + 1) * self.lookahead_tokens
-            if self.kv_reserved_tokens + candidate.prefill_tokens + lookahead > limits.kv_capacity_tokens:
+            if not self.kv.admit(candidate, (self.running + 1) * self.lookahead_tokens):
                 break  # FCFS: the head waits for room, nobody overtakes it
             self.waiting.popleft()
-            candidate.prefilled = 0
             candidate.admitted_seq = self._admissions
             self._admissions += 1
-            self.kv_reserved_tokens += candidate.prefill_tokens
             self.prefilling.append(candidate)
 
     def _preempt_for_lookahead(self) -> None:
-        capacity = self.limits.kv_capacity_tokens
-        while self.running and self.kv_reserved_tokens + self.running * self.lookahead_tokens > capacity:
+        while self.running and not self.kv.make_room(self.running * self.lookahead_tokens):
             self._preempt_newest()
 
     def _preempt_newest(self) -> None:
@@ -198,10 +202,10 @@ class Scheduler:
         if newest_prefill is not None and newest_prefill.admitted_seq > decode_seq:
             self.prefilling.remove(newest_prefill)
             request = newest_prefill
-            self.kv_reserved_tokens -= request.prefill_tokens
+            self.kv.drop_prefilling(request)
         else:
             request = self._take_row(newest_row)
-            self.kv_reserved_tokens -= request.context_tokens
+            self.kv.drop_decoding(request)
         request.preemptions += 1
         request.prefilled = 0
         self.waiting.appendleft(request)
@@ -293,7 +297,7 @@ class Scheduler:
             generated += produced
             decode.context_tokens[:size] += produced
         produced_total = accepted_total + size
-        self.kv_reserved_tokens += produced_total
+        self.kv.own_tokens += produced_total
         self._context_sum += produced_total
         decode.steps[:size] += 1
         if k_max > 0:
@@ -317,7 +321,7 @@ class Scheduler:
             # take rows from the back so earlier row numbers stay valid while the batch shrinks
             for row in done[::-1].tolist():
                 request = self._take_row(row)
-                self.kv_reserved_tokens -= request.context_tokens
+                self.kv.drop_decoding(request)
                 self.log.finish(request, self.replica, end_s)
         return outcome, drafted_total, verified_total, accepted_total, k_max, speculating
 
@@ -328,8 +332,9 @@ class Scheduler:
         return bool(self.decode.size) and not self.waiting and not self.prefilling
 
     def kv_slack_tokens(self) -> int:
-        """Tokens the decoding rows may still add before admission's check preempts one."""
-        return self.limits.kv_capacity_tokens - self.kv_reserved_tokens - self.running * self.lookahead_tokens
+        """Tokens the decoding rows may still add before admission's check evicts a cached prefix
+        or preempts a request."""
+        return self.kv.slack_tokens(self.running * self.lookahead_tokens)
 
     def plain_steps_ahead(self) -> int:
         """How many plain-decoding steps (every k = 0, no prefill) can run from now on before the
@@ -363,7 +368,7 @@ class Scheduler:
         decode.last_verified[:size] = k
         decode.last_accepted[:size] = last_accepted
         total = produced * size if isinstance(produced, int) else int(produced.sum())
-        self.kv_reserved_tokens += total
+        self.kv.own_tokens += total
         self._context_sum += total
         if isinstance(produced, int):
             if self._min_remaining is not None:
@@ -374,14 +379,15 @@ class Scheduler:
 
     def _finish_prefill(self, request: RequestState, end_s: float) -> None:
         self.prefilling.remove(request)
-        self.kv_reserved_tokens -= request.prefill_tokens
+        self.kv.end_prefill(request)
         request.generated += 1
         if math.isnan(request.first_token_s):
             request.first_token_s = end_s
         if request.generated >= request.output_tokens:
+            self.kv.release(request)
             self.log.finish(request, self.replica, end_s)
             return
-        self.kv_reserved_tokens += request.context_tokens
+        self.kv.hold_decoding(request)
         self._context_sum += request.context_tokens
         if self._min_remaining is not None:
             self._min_remaining = min(self._min_remaining, request.output_tokens - request.generated)

@@ -10,6 +10,7 @@ import pandas as pd
 from specsim.errors import SpecsimError
 from specsim.workload.arrivals import generate_arrivals
 from specsim.workload.lengths import correlate_with_prompt, resolve, sample_lengths
+from specsim.workload.prefixes import prompt_pool
 from specsim.workload.requests import Requests
 from specsim.workload.spec import TraceReplay, WorkloadSpec
 from specsim.workload.traces import load_trace
@@ -31,14 +32,23 @@ def generate_requests(spec: WorkloadSpec, rng: np.random.Generator, base_dir: Pa
         arrival_s = arrival_s[: spec.max_requests]
     count = len(arrival_s)
     names, codes = _draw_categories(spec.categories, count, rng)
-    prompt_tokens = sample_lengths(spec.prompt_tokens, count, rng, base_dir)
+    shared = spec.shared_prefix
+    pool = None
+    if shared is None:
+        prompt_tokens = sample_lengths(spec.prompt_tokens, count, rng, base_dir)
+    else:
+        pooled = sample_lengths(spec.prompt_tokens, shared.groups * shared.prompts_per_group, rng, base_dir)
+        pool = prompt_pool(count, shared.groups, shared.prompts_per_group, shared.system_prompt_tokens,
+                           pooled, rng)
+        prompt_tokens = pool.prompt_tokens
     output_tokens = sample_lengths(spec.output_tokens, count, rng, base_dir)
     if spec.output_tokens.correlation_with_prompt is not None:
         output_tokens = correlate_with_prompt(
             prompt_tokens, output_tokens, spec.output_tokens.correlation_with_prompt, rng
         )
     return Requests(arrival_s=arrival_s, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
-                    category=codes, categories=names)
+                    category=codes, categories=names, prefix=None if pool is None else pool.prefix,
+                    prefixes=None if pool is None else pool.tree)
 
 
 def _draw_categories(

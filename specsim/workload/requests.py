@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from specsim.workload.prefixes import PrefixTree
+
 
 @dataclass(frozen=True)
 class Requests:
@@ -25,6 +27,10 @@ class Requests:
     # matter, not a traffic one.
     slo_ttft_s: np.ndarray | None = None
     slo_tpot_s: np.ndarray | None = None
+    # Shared prompt prefixes (a workload that declares them): each request's deepest node in
+    # `prefixes`, -1 where nothing is shared. None: every prompt is its own.
+    prefix: np.ndarray | None = None
+    prefixes: PrefixTree | None = None
 
     def with_slos(self, slo_ttft_s: np.ndarray, slo_tpot_s: np.ndarray) -> Requests:
         return replace(self, slo_ttft_s=np.asarray(slo_ttft_s, dtype=np.float64),

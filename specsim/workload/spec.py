@@ -280,6 +280,22 @@ class TraceReplay(TraceFile):
         return end_s
 
 
+# --------------------------------------------------------------------------------- shared prefixes
+
+
+class SharedPrefix(Strict):
+    """Prompts drawn from a fixed pool that shares system prompts, as inference-perf's
+    `shared_prefix` data generator makes them: `groups` system prompts of `system_prompt_tokens`
+    tokens, each followed by `prompts_per_group` different questions. The pool is shuffled once
+    and request n sends pooled prompt n mod (groups × prompts_per_group): past the pool's size
+    whole prompts come again. `prompt_tokens` gives each pooled prompt's whole length, system
+    prompt included; an engine with prefix caching reuses what another request computed."""
+
+    groups: int = Field(ge=1, le=100_000)
+    prompts_per_group: int = Field(ge=1, le=100_000)
+    system_prompt_tokens: int = Field(ge=0)
+
+
 # --------------------------------------------------------------------------------------- workload
 
 
@@ -301,6 +317,7 @@ class WorkloadSpec(Strict):
     categories: dict[str, Annotated[float, Field(gt=0)]] = Field(
         default_factory=lambda: {"chat": 1.0}, min_length=1, description="mix; shares are normalised"
     )
+    shared_prefix: SharedPrefix | None = Field(None, validate_default=True)
 
     @field_validator("duration_s", "arrival", "prompt_tokens", "output_tokens")
     @classmethod
@@ -312,6 +329,13 @@ class WorkloadSpec(Strict):
             raise _missing(f"{info.field_name} is required unless a trace is replayed")
         if value is not None and replayed and info.field_name != "duration_s":
             raise _invalid("must be absent when a trace is replayed (the trace gives it)")
+        return value
+
+    @field_validator("shared_prefix")
+    @classmethod
+    def _generated_prompts(cls, value: SharedPrefix | None, info: ValidationInfo) -> SharedPrefix | None:
+        if value is not None and info.data.get("trace") is not None:
+            raise _invalid("must be absent when a trace is replayed (the trace gives the prompts)")
         return value
 
     @field_validator("categories")

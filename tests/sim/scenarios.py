@@ -35,13 +35,13 @@ def poisson_scenario(rate: float, duration_s: float, prompt_tokens: int, output_
     return scenario_from_dict(raw)
 
 
-def assert_fused_matches_step_by_step(scenario: Scenario, policy: str, profile: Profile,
-                                      monkeypatch) -> tuple[RunResult, RunResult]:
-    """Simulate with the fused fast paths, then (for the rest of the test) one step at a time:
-    the same tables. Returns (fused, step-by-step)."""
-    fused = simulate(scenario, policy, seed=1, profile=profile)
-    monkeypatch.setattr(SampledSpeculation, "fused_steps", False)
+def assert_spans_match_step_by_step(scenario: Scenario, policy: str, profile: Profile,
+                                    monkeypatch) -> tuple[RunResult, RunResult]:
+    """Simulate with the spans (several steps as one wait), then (for the rest of the test) one
+    step at a time: the same tables. Returns (spans, step-by-step)."""
+    spans = simulate(scenario, policy, seed=1, profile=profile)
+    monkeypatch.setattr(SampledSpeculation, "span_steps", False)
     step_by_step = simulate(scenario, policy, seed=1, profile=profile)
-    pd.testing.assert_frame_equal(fused.steps, step_by_step.steps, check_exact=False, rtol=1e-9)
-    pd.testing.assert_frame_equal(fused.requests, step_by_step.requests, check_exact=False, rtol=1e-9)
-    return fused, step_by_step
+    pd.testing.assert_frame_equal(spans.steps, step_by_step.steps, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(spans.requests, step_by_step.requests, check_exact=False, rtol=1e-9)
+    return spans, step_by_step

@@ -12,7 +12,7 @@ from sim import simulate
 from sim.draft_lag import DraftLag
 from specsim.engine.batch import DecodeBatch, RequestState
 from specsim.profile.synthetic import iid_acceptance, linear_profile
-from tests.sim.scenarios import assert_fused_matches_step_by_step, poisson_scenario
+from tests.sim.scenarios import assert_spans_match_step_by_step, poisson_scenario
 
 DRAFT_S, VERIFY_S, PREFILL_S = 0.002, 0.02, 0.03
 FIRST_PASS_S, PER_EXTRA_TOKEN_S = 0.005, 0.001
@@ -87,9 +87,9 @@ def test_without_a_first_pass_grid_every_pass_is_a_draft_step() -> None:
 
 
 @pytest.mark.parametrize("acceptance", [0.5, 0.9])
-def test_fused_fixed_steps_price_the_first_pass_as_step_by_step(acceptance: float, monkeypatch) -> None:
+def test_fixed_spans_price_the_first_pass_as_step_by_step(acceptance: float, monkeypatch) -> None:
     profile = linear_profile(draft_step_s=DRAFT_S, verify_base_s=VERIFY_S, prefill_base_s=PREFILL_S,
                              acceptance=iid_acceptance(acceptance), first_pass_s=FIRST_PASS_S,
                              first_pass_per_token_s=PER_EXTRA_TOKEN_S)
     scenario = poisson_scenario(4.0, 20.0, prompt_tokens=32, output_tokens=120, max_batch_size=8)
-    assert_fused_matches_step_by_step(scenario, "fixed:k=3", profile, monkeypatch)
+    assert_spans_match_step_by_step(scenario, "fixed:k=3", profile, monkeypatch)

@@ -1,6 +1,6 @@
 """A run stops at its horizon (arrival window + drain) with requests still decoding: they are
-reported unfinished, never dropped. With every request admitted (decode only), the fused
-multi-step paths reach the horizon too: they once spun there forever."""
+reported unfinished, never dropped. With every request admitted (decode only), the
+multi-step spans reach the horizon too: they once spun there forever."""
 
 from __future__ import annotations
 

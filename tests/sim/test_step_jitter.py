@@ -1,6 +1,6 @@
 """Step-to-step jitter (`latency.step_time_spread`, sim/step_jitter.py): draws from the quantiles,
 a queue that grows with the service time's variance as Pollaczek–Khinchine says, and the same
-tables whether steps run one at a time or fused."""
+tables whether steps run one at a time or as one span."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sim import simulate
 from sim.step_jitter import StepJitter
 from specsim.profile.schema import Profile
 from specsim.profile.synthetic import iid_acceptance, linear_profile
-from tests.sim.scenarios import assert_fused_matches_step_by_step, poisson_scenario
+from tests.sim.scenarios import assert_spans_match_step_by_step, poisson_scenario
 
 PREFILL_S = 0.05
 DECODE_S = 0.01
@@ -68,14 +68,14 @@ def test_mean_wait_matches_pollaczek_khinchine_with_a_random_service(utilisation
 
 @pytest.mark.parametrize("persistence", [0.0, 0.7])
 @pytest.mark.parametrize("policy", ["none", "fixed:k=3"])
-def test_fused_steps_draw_the_same_factors_as_step_by_step(policy: str, persistence: float,
+def test_spans_draw_the_same_factors_as_step_by_step(policy: str, persistence: float,
                                                             monkeypatch) -> None:
     base = linear_profile(draft_step_s=0.002, verify_base_s=DECODE_S, prefill_base_s=PREFILL_S,
                           acceptance=iid_acceptance(0.7))
     profile = with_spread(base, [0.6, 0.9, 1.0, 1.3, 2.5], persistence)
     scenario = poisson_scenario(4.0, 20.0, prompt_tokens=32, output_tokens=120, max_batch_size=8)
-    fused, step_by_step = assert_fused_matches_step_by_step(scenario, policy, profile, monkeypatch)
-    assert fused.steps["step_s"].nunique() > 10
+    spans, step_by_step = assert_spans_match_step_by_step(scenario, policy, profile, monkeypatch)
+    assert spans.steps["step_s"].nunique() > 10
     # and the same seed gives the same tables
     again = simulate(scenario, policy, seed=1, profile=profile)
     pd.testing.assert_frame_equal(again.steps, step_by_step.steps)

@@ -230,3 +230,25 @@ def test_sample_trace_is_what_its_script_writes(tmp_path: Path) -> None:
     assert output.read_bytes() == (TRACES / "sample_burstgpt.csv").read_bytes(), (
         "regenerate with: python scenarios/traces/make_sample_trace.py"
     )
+
+
+# -------------------------------------------------------------------------------- shared prefixes
+
+def test_a_shared_prefix_pool_sends_each_prompt_again_with_its_length() -> None:
+    pool = {"groups": 3, "prompts_per_group": 4, "system_prompt_tokens": 50}
+    requests = _generate(_spec(shared_prefix=pool))
+    again = _generate(_spec(shared_prefix=pool))
+    assert (requests.prefix == again.prefix).all() and (requests.prompt_tokens == again.prompt_tokens).all()
+    assert requests.prefixes is not None and len(requests.prefixes) == 3 + 12
+    assert set(requests.prefix.tolist()) == set(range(3, 15))
+    # a prompt is the same whenever it is sent: one length per pooled prompt, past the system prompt
+    lengths = {node: set(requests.prompt_tokens[requests.prefix == node].tolist()) for node in range(3, 15)}
+    assert all(len(seen) == 1 and min(seen) > 50 for seen in lengths.values())
+    assert _generate(_spec()).prefix is None
+
+
+def test_a_shared_prefix_cannot_be_given_with_a_trace() -> None:
+    with pytest.raises(ValueError, match="must be absent when a trace is replayed"):
+        WorkloadSpec.model_validate({"trace": {"format": "csv", "path": "x.csv"},
+                                     "shared_prefix": {"groups": 1, "prompts_per_group": 1,
+                                                       "system_prompt_tokens": 0}})
