@@ -9,6 +9,7 @@ import click
 from specsim.architectures import DTYPE_BYTES, load_architecture
 from specsim.profile import load_profile, save_profile, shipped_profiles
 from specsim.profile.hardware import GPUS
+from specsim.profile.schema import Acceptance
 
 
 @click.group("profile")
@@ -35,15 +36,30 @@ def list_profiles() -> None:
               help="take the acceptance section from this profile (a shipped name or a file)")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="where to write the profile JSON")
-def roofline(gpu: str, target: str, draft: str, dtype: str, acceptance_from: str | None, out: Path) -> None:
+@click.option("--composition", default="fused", show_default=True, type=click.Choice(["fused", "separate"]),
+              help="fused: a vLLM/SGLang-like engine, one forward over every token of a step; separate: "
+              "draft, verify and prefill forwards one after the other, no fixed costs")
+def roofline(gpu: str, target: str, draft: str, dtype: str, acceptance_from: str | None, out: Path,
+             composition: str) -> None:
     """A profile whose latency comes from datasheet bandwidth and FLOP/s (no GPU needed).
 
     Acceptance: copied from --acceptance-from when given; otherwise the published curves when the
     pair is the LLaMA-2-7B / LLaMA-68M class; otherwise left out (latency-only profile).
     """
+    from specsim.profile.roofline import roofline_profile
+
+    acceptance = roofline_acceptance(target, draft, acceptance_from)
+    profile = roofline_profile(gpu, target, draft, dtype=dtype, acceptance=acceptance,
+                               composition=composition)  # type: ignore[arg-type]
+    path = save_profile(profile, out)
+    click.echo(f"wrote {path} ({profile.name})")
+
+
+def roofline_acceptance(target: str, draft: str, acceptance_from: str | None) -> Acceptance | None:
+    """The acceptance a roofline profile gets, said on stdout: --acceptance-from's, else the
+    published curves of the pair's class, else none."""
     # imported here: building the published curves needs scipy's solvers, `list` does not
     from specsim.profile.published import is_published_pair, published_acceptance
-    from specsim.profile.roofline import roofline_profile
 
     target_name, draft_name = load_architecture(target).name, load_architecture(draft).name
     if acceptance_from is not None:
@@ -52,16 +68,13 @@ def roofline(gpu: str, target: str, draft: str, dtype: str, acceptance_from: str
             click.echo(f"note: {acceptance_from} has no acceptance section; the profile has none either")
         else:
             click.echo(f"acceptance: copied from {acceptance_from} ({acceptance.source})")
-    elif is_published_pair(target_name, draft_name):
-        acceptance = published_acceptance()
+        return acceptance
+    if is_published_pair(target_name, draft_name):
         click.echo("acceptance: published curves for the 7B/68M pair (Spec-Bench, derived; see citations)")
-    else:
-        acceptance = None
-        click.echo(f"note: no published acceptance for {target_name}/{draft_name}; the profile is latency "
-                   "only (give --acceptance-from PROFILE to add one)")
-    profile = roofline_profile(gpu, target, draft, dtype=dtype, acceptance=acceptance)
-    path = save_profile(profile, out)
-    click.echo(f"wrote {path} ({profile.name})")
+        return published_acceptance()
+    click.echo(f"note: no published acceptance for {target_name}/{draft_name}; the profile is latency "
+               "only (give --acceptance-from PROFILE to add one)")
+    return None
 
 
 @command.command("show")

@@ -296,7 +296,9 @@ class Acceptance(Strict):
 class Profile(Strict):
     schema_version: int
     name: str
-    source: Literal["measured", "roofline"]
+    # fitted: a roofline whose engine coefficients were fitted to an engine's own benchmark runs
+    # (engine.fit names them); schema version 2
+    source: Literal["measured", "roofline", "fitted"]
     citations: list[str] = Field(default_factory=list)
     notes: str = ""
     hardware: Hardware
