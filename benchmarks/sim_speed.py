@@ -5,6 +5,8 @@
     sim/wall     simulated seconds per wall second
 
 plus the wall time of a one-hour 4-replica bursty trace (the issue's target: under 10 s).
+Each row runs on the H100 roofline as a fused engine (one forward per step, vLLM-like) and as
+separate forwards (`--engines`): pricing a fused step should cost about what a separate one does.
 
     python benchmarks/sim_speed.py                 # full run (a few minutes)
     python benchmarks/sim_speed.py --quick         # short scenarios, no one-hour trace
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sim import simulate
 from specsim.policy import POLICIES
-from specsim.profile import load_profile
+from specsim.profile import Profile, load_profile
 from specsim.scenario import Scenario, build_requests, load_scenario, scenario_from_dict
 
 CATEGORIES = {"chat": 0.4, "code": 0.2, "summarisation": 0.15, "math": 0.1, "translation": 0.1,
@@ -65,8 +67,7 @@ def bursty_scenario(replicas: int, duration_s: float, name: str = "bursty") -> S
     return scenario_from_dict(raw, f"<{name}>")
 
 
-def measure(scenario: Scenario, policy: str, seed: int, repeats: int) -> dict[str, Any]:
-    profile = load_profile(scenario.profile, relative_to=scenario.base_dir)
+def measure(scenario: Scenario, policy: str, seed: int, repeats: int, profile: Profile) -> dict[str, Any]:
     requests = build_requests(scenario, seed)
     walls, result = [], None
     for _ in range(repeats):
@@ -91,8 +92,17 @@ def default_policies() -> list[str]:
     return policies
 
 
+def engine_profiles(scenario: Scenario, engines: list[str]) -> dict[str, Profile]:
+    """The scenario's profile as each engine composition prices a step."""
+    profile = load_profile(scenario.profile, relative_to=scenario.base_dir)
+    variants = {"fused": profile, "separate": profile.model_copy(update={"engine": None})}
+    if profile.engine is None or profile.engine.composition != "fused":
+        variants = {"separate": profile}
+    return {name: variants[name] for name in engines if name in variants}
+
+
 def print_row(label: str, policy: str, row: dict[str, Any]) -> None:
-    print(f"{label:<26} {policy:<22} {row['steps']:>9} {row['requests']:>8} {row['simulated_s']:>9.0f} "
+    print(f"{label:<35} {policy:<22} {row['steps']:>9} {row['requests']:>8} {row['simulated_s']:>9.0f} "
           f"{row['wall_s']:>8.2f} {row['steps_per_s']:>10,.0f} {row['requests_per_s']:>9,.0f} "
           f"{row['sim_per_wall']:>9.1f}", flush=True)
 
@@ -105,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="runs per row; the median is shown")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-hour", action="store_true", help="skip the one-hour trace")
+    parser.add_argument("--engines", nargs="+", default=["fused", "separate"], choices=["fused", "separate"],
+                        help="price steps as a fused engine, as separate forwards, or both (default)")
     args = parser.parse_args(argv)
 
     duration = 120.0 if args.quick else 600.0
@@ -116,22 +128,25 @@ def main(argv: list[str] | None = None) -> int:
                  (f"bursty 1 replica {duration:.0f}s", bursty_scenario(1, duration))]
     policies = args.policies or default_policies()
 
-    print(f"{'scenario':<26} {'policy':<22} {'steps':>9} {'finished':>8} {'sim_s':>9} {'wall_s':>8} "
+    print(f"{'scenario, engine':<35} {'policy':<22} {'steps':>9} {'finished':>8} {'sim_s':>9} {'wall_s':>8} "
           f"{'steps/s':>10} {'req/s':>9} {'sim/wall':>9}")
     for label, scenario in cases:
+        engines = engine_profiles(scenario, args.engines)
         for policy in policies:
-            try:
-                row = measure(scenario, policy, args.seed, repeats)
-            except Exception as error:  # a policy that cannot run this scenario: say so, go on
-                print(f"{label:<26} {policy:<22} skipped: {error}")
-                continue
-            print_row(label, policy, row)
+            for engine, profile in engines.items():
+                try:
+                    row = measure(scenario, policy, args.seed, repeats, profile)
+                except Exception as error:  # a policy that cannot run this scenario: say so, go on
+                    print(f"{label + ', ' + engine:<35} {policy:<22} skipped: {error}")
+                    continue
+                print_row(f"{label}, {engine}", policy, row)
 
     if not (args.quick or args.no_hour or args.scenario):
         print()
         hour = bursty_scenario(4, 3600.0, "bursty-hour")
+        profile = next(iter(engine_profiles(hour, args.engines).values()))
         for policy in ("none", "fixed:k=4"):
-            row = measure(hour, policy, args.seed, 1)
+            row = measure(hour, policy, args.seed, 1, profile)
             print_row("one hour, 4 replicas", policy, row)
             verdict = "meets" if row["wall_s"] < 10 else "misses"
             print(f"  one-hour trace ({policy}): {row['wall_s']:.1f} s wall ({verdict} the 10 s target)")

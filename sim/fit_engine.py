@@ -24,7 +24,7 @@ from scipy.optimize import least_squares
 
 from sim.cluster import simulate
 from specsim.errors import SpecsimError
-from specsim.measured import FITTED_METRICS, MeasuredRun, stage_metrics
+from specsim.measured import FITTED_METRICS, METRICS, MeasuredRun, stage_metrics
 from specsim.policy import make_policy
 from specsim.profile.roofline import EngineCoefficients, roofline_profile
 from specsim.profile.schema import Acceptance, Profile
@@ -194,21 +194,27 @@ def with_coefficients(profile: Profile, coefficients: EngineCoefficients) -> Pro
 
 def fitted_profile(result: EngineFitResult, runs: list[MeasuredRun], gpu: str, target: str, draft: str,
                    acceptance: Acceptance | None, engine_name: str, name: str | None = None,
-                   dtype: str = "bf16") -> Profile:
-    """The roofline profile at the fitted coefficients, saying what it was fitted on and how well."""
+                   dtype: str = "bf16", policy: str = "none", seed: int = 0,
+                   metrics: tuple[str, ...] = FITTED_METRICS, date: str | None = None) -> Profile:
+    """The roofline profile at the fitted coefficients, saying what it was fitted on and how close
+    its own simulation of each run comes (replayed once more: the profile rounds its numbers)."""
     profile = roofline_profile(gpu, target, draft, dtype=dtype, acceptance=acceptance, name=name,
-                               coefficients=result.coefficients)
+                               date=date, coefficients=result.coefficients)
+    simulated = [replay(run, profile, policy, seed) for run in runs]
+    every = residuals(runs, simulated, METRICS)
+    fitted = [r for r in every if r.metric in metrics]
+    error = float(np.mean([abs(r.relative_error) for r in fitted]))
     files = [str(run.source) for run in runs]
     fit = EngineFit(
-        files=files, parameters=result.fitted, mean_abs_rel_error=round(result.mean_abs_rel_error, 6),
+        files=files, parameters=result.fitted, metrics=list(metrics), mean_abs_rel_error=round(error, 6),
         residuals=[BenchmarkResidual(run=f"{r.run}: {r.stage}", metric=r.metric, measured=r.measured,
-                                     simulated=r.simulated) for r in result.residuals])
+                                     simulated=float(f"{r.simulated:.6g}")) for r in every])
     assert profile.engine is not None
     engine = profile.engine.model_copy(update={"name": engine_name, "fit": fit})
     benchmarks = sorted({run.benchmark for run in runs})
     notes = (f"Engine coefficients fitted to {len(runs)} {engine_name} benchmark run(s) "
              f"({', '.join(benchmarks)}): {', '.join(files)}; fitted {', '.join(result.fitted)}; "
-             f"mean |error| {result.mean_abs_rel_error:.1%} over {len(result.residuals)} stage metrics "
+             f"mean |error| {error:.1%} over {len(fitted)} stage metrics "
              "(engine.fit). " + profile.notes)
     return profile.model_copy(update={"source": "fitted", "engine": engine, "notes": notes,
                                       "citations": [*profile.citations, *files]})

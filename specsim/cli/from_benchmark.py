@@ -16,7 +16,7 @@ def calibrate_from_benchmark(paths: tuple[str, ...], gpu: str, target: str, draf
                              name: str | None, dtype: str, acceptance_from: str | None, policy: str,
                              engine_name: str, max_num_seqs: int, max_num_batched_tokens: int,
                              seed: int) -> None:
-    from sim.fit_engine import fit_engine, fitted_profile, replay
+    from sim.fit_engine import fit_engine, fitted_profile
     from specsim.cli.profile import roofline_acceptance
     from specsim.measured import read_benchmark
     from specsim.policy import make_policy
@@ -44,17 +44,14 @@ def calibrate_from_benchmark(paths: tuple[str, ...], gpu: str, target: str, draf
         result = fit_engine(runs, gpu, target, draft, acceptance, policy=policy, seed=seed,
                             on_evaluation=progress)
     profile = fitted_profile(result, runs, gpu, target, draft, acceptance, engine_name, name=name,
-                             dtype=dtype)
-    # every metric, the fitted ones and the rest, at the fitted coefficients
+                             dtype=dtype, policy=policy, seed=seed)
+    assert profile.engine is not None and profile.engine.fit is not None
+    fit = profile.engine.fit
     click.echo(f"{'run: stage':<58} {'metric':<15} {'measured':>10} {'simulated':>10} {'error':>7}")
-    for run in runs:
-        for stage, simulated in zip(run.stages, replay(run, profile, policy, seed), strict=True):
-            for metric in METRICS:
-                measured, value = stage.measured[metric], simulated[metric]
-                fitted = "*" if metric in {r.metric for r in result.residuals} else " "
-                where = f"{run.name}: {stage.name}"
-                click.echo(f"{where:<58} {metric:<15} {measured:>10.4g} {value:>10.4g} "
-                           f"{value / measured - 1:>+7.1%}{fitted}")
+    for residual in fit.residuals:
+        fitted = "*" if residual.metric in fit.metrics else " "
+        click.echo(f"{residual.run:<58} {residual.metric:<15} {residual.measured:>10.4g} "
+                   f"{residual.simulated:>10.4g} {residual.simulated / residual.measured - 1:>+7.1%}{fitted}")
     assert profile.engine is not None and profile.engine.roofline is not None
     engine, roof = profile.engine, profile.engine.roofline
     click.echo(f"fitted ({', '.join(result.fitted)}; * = metrics fitted): bandwidth_efficiency "
@@ -64,5 +61,5 @@ def calibrate_from_benchmark(paths: tuple[str, ...], gpu: str, target: str, draf
                f"{engine.draft_forward_s * 1e3:.3f} ms, request_overhead_s "
                f"{engine.request_overhead_s * 1e3:.3f} ms ({result.evaluations} simulations)")
     path = save_profile(profile, out)
-    click.echo(f"wrote {path} ({profile.name}): mean |error| {result.mean_abs_rel_error:.1%} over "
-               f"{len(result.residuals)} fitted stage metrics")
+    click.echo(f"wrote {path} ({profile.name}): mean |error| {fit.mean_abs_rel_error:.1%} over the "
+               f"{len(fit.metrics)} fitted metrics of {len(fit.residuals) // len(METRICS)} stages")

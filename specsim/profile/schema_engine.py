@@ -56,11 +56,13 @@ class BenchmarkResidual(Strict):
 
 
 class EngineFit(Strict):
-    """Where `specsim calibrate --from-benchmark` fitted the engine's coefficients."""
+    """Where `specsim calibrate --from-benchmark` fitted the engine's coefficients, and how close
+    this profile's simulation of each run comes (every metric; `metrics` were fitted)."""
 
     files: list[str]
     parameters: list[str] = Field(description="the coefficients fitted; the rest kept their prior")
-    mean_abs_rel_error: float = Field(ge=0, description="over the residuals below")
+    metrics: list[str] = Field(description="the metrics fitted")
+    mean_abs_rel_error: float = Field(ge=0, description="over the fitted metrics' residuals")
     residuals: list[BenchmarkResidual]
 
 

@@ -18,7 +18,7 @@ def test_list_shows_one_line_per_shipped_profile():
     assert len(default) == 1 and "llama2-7b/llama-68m" in default[0]
     for line in lines:
         name = line.split()[0]
-        expected = "measured" if name.endswith("-measured") else "roofline"
+        expected = {"-measured": "measured", "-vllm": "fitted"}.get(name[name.rfind("-"):], "roofline")
         assert expected in line, line
 
 
