@@ -35,8 +35,7 @@ def build(out_dir: Path) -> list[Path]:
     acceptance = published_acceptance()
     written = []
     for gpu, target, draft in SHIPPED:
-        profile = roofline_profile(gpu, target, draft, dtype="bf16", acceptance=acceptance, date=SHIPPED_DATE,
-                                   composition="separate")
+        profile = roofline_profile(gpu, target, draft, dtype="bf16", acceptance=acceptance, date=SHIPPED_DATE)
         written.append(save_profile(profile, out_dir / f"{profile.name}.json"))
     return written
 

@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{'scenario, engine':<35} {'policy':<22} {'steps':>9} {'finished':>8} {'sim_s':>9} {'wall_s':>8} "
           f"{'steps/s':>10} {'req/s':>9} {'sim/wall':>9}")
+    walls: dict[tuple[str, str, str], float] = {}
     for label, scenario in cases:
         engines = engine_profiles(scenario, args.engines)
         for policy in policies:
@@ -140,6 +141,14 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{label + ', ' + engine:<35} {policy:<22} skipped: {error}")
                     continue
                 print_row(f"{label}, {engine}", policy, row)
+                walls[(label, policy, engine)] = row["wall_s"]
+    # the same traffic simulated: a fused engine's steps are fewer and longer, so steps/s alone
+    # would compare unlike things; wall time for the same scenario is the cost of the engine model
+    ratios = [f"{label}, {policy} ×{wall / walls[(label, policy, 'separate')]:.2f}"
+              for (label, policy, engine), wall in walls.items()
+              if engine == "fused" and (label, policy, "separate") in walls]
+    if ratios:
+        print(f"wall time, fused / separate engine (same traffic): {', '.join(ratios)}")
 
     if not (args.quick or args.no_hour or args.scenario):
         print()

@@ -158,12 +158,15 @@ class CostEstimator:
         draft_s = 0.0
         if longest > 0:
             if shortest == longest or draft_lengths is None:
-                first_rows, later_s = batch, (longest - 1) * draft.rows_s(batch, 1.0, context_tokens)
+                pass_s = draft.rows_s(batch, 1.0, context_tokens)
+                first_rows, later_s = batch, (longest - 1) * pass_s
+                first_s = (pass_s if first_pass_tokens == 1
+                           else draft.rows_s(batch, float(first_pass_tokens), context_tokens))
             else:
                 rows = still_drafting(draft_lengths, longest)
                 first_rows = rows[1]
                 later_s = sum(draft.rows_s(rows[s], 1.0, context_tokens) for s in range(2, longest + 1))
-            first_s = draft.rows_s(first_rows, float(first_pass_tokens), context_tokens)
+                first_s = draft.rows_s(first_rows, float(first_pass_tokens), context_tokens)
             draft_s = first_s + later_s
             if chunks and self.uses_draft:
                 width = first_rows * first_pass_tokens

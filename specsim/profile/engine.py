@@ -1,6 +1,6 @@
 """The engine model at run time: a profile's `engine` section made fast to query.
 
-A forward's roofline time is written once, here (`roofline_forward_s`), over four sums that
+A forward's roofline time is written once, here (`FusedForward.time_s`), over four sums that
 describe any mix of rows in one forward:
 
     tokens           new tokens computed (decode rows' 1 + k each, prefill chunks' prompt tokens)
@@ -15,50 +15,42 @@ which is why a batch's mean context gives the exact sums.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
 from specsim.profile.schema_engine import Engine, ForwardCoefficients
 
 # What a profile without an `engine` section means (every version-1 profile).
 SEPARATE = Engine(name="unstated", composition="separate")
 
 
-def roofline_forward_s(model: ForwardCoefficients, per_byte: float, per_flop: float, tokens: Any,
-                       logit_positions: Any, kv_tokens: Any, attention_pairs: Any,
-                       maximum: Callable[[Any, Any], Any] = max) -> Any:
-    """One forward against two roofs, the dense part and attention in turn; `per_byte` and
-    `per_flop` are the seconds each costs at the achieved bandwidth and compute (`rates`).
-    numpy arrays work with `maximum=np.maximum`."""
-    dense_flops = tokens * model.flops_per_token + logit_positions * model.head_flops_per_logit
-    dense_bytes = model.weight_bytes + logit_positions * model.logit_bytes
-    dense = maximum(dense_bytes * per_byte, dense_flops * per_flop)
-    attention = maximum(kv_tokens * model.kv_bytes_per_token * per_byte,
-                        attention_pairs * model.attention_flops_per_pair * per_flop)
-    return dense + attention + model.forward_overhead_s
-
-
-def rates(memory_bandwidth_bytes_per_s: float, peak_flops_per_s: float, bandwidth_efficiency: float,
-          compute_efficiency: float) -> tuple[float, float]:
-    """Seconds per byte moved and per FLOP at the achieved fractions of the peaks."""
-    return (1.0 / (memory_bandwidth_bytes_per_s * bandwidth_efficiency),
-            1.0 / (peak_flops_per_s * compute_efficiency))
-
-
-@dataclass(frozen=True, slots=True)
 class FusedForward:
-    """One model's forward in a fused engine: the roofline plus the engine's fixed cost."""
+    """One model's forward against two roofs, the dense part and attention in turn, plus a fixed
+    cost; the simulator's hot loop calls it for every fused step, so its constants are folded into
+    plain floats once."""
 
-    model: ForwardCoefficients
-    per_byte: float
-    per_flop: float
-    fixed_s: float  # the engine's fixed cost per forward (launches, sampling, input preparation)
+    __slots__ = ("attention_flops_s", "fixed_s", "head_s", "kv_s", "logit_s", "token_s", "weights_s")
+
+    def __init__(self, model: ForwardCoefficients, memory_bandwidth_bytes_per_s: float,
+                 peak_flops_per_s: float, bandwidth_efficiency: float, compute_efficiency: float,
+                 fixed_s: float = 0.0) -> None:
+        per_byte = 1.0 / (memory_bandwidth_bytes_per_s * bandwidth_efficiency)
+        per_flop = 1.0 / (peak_flops_per_s * compute_efficiency)
+        self.weights_s = model.weight_bytes * per_byte  # streamed once per forward
+        self.logit_s = model.logit_bytes * per_byte  # per logit position, written
+        self.token_s = model.flops_per_token * per_flop
+        self.head_s = model.head_flops_per_logit * per_flop
+        self.kv_s = model.kv_bytes_per_token * per_byte
+        self.attention_flops_s = model.attention_flops_per_pair * per_flop
+        # the roofline's launch cost + the engine's fixed cost per forward
+        self.fixed_s = model.forward_overhead_s + fixed_s
 
     def time_s(self, tokens: float, logit_positions: float, kv_tokens: float,
                attention_pairs: float) -> float:
-        return roofline_forward_s(self.model, self.per_byte, self.per_flop, tokens, logit_positions,
-                                  kv_tokens, attention_pairs) + self.fixed_s
+        dense_memory = self.weights_s + logit_positions * self.logit_s
+        dense_compute = tokens * self.token_s + logit_positions * self.head_s
+        attention_memory = kv_tokens * self.kv_s
+        attention_compute = attention_pairs * self.attention_flops_s
+        return ((dense_memory if dense_memory > dense_compute else dense_compute)
+                + (attention_memory if attention_memory > attention_compute else attention_compute)
+                + self.fixed_s)
 
     def rows_s(self, rows: int, tokens_per_row: float, context_tokens: float) -> float:
         """`rows` decode rows of `tokens_per_row` new tokens each on a mean context, logits everywhere."""
@@ -83,7 +75,7 @@ class EngineModel:
         self.target: FusedForward | None = None
         self.draft: FusedForward | None = None
         if roof is not None and self.fused:
-            per_byte, per_flop = rates(roof.memory_bandwidth_bytes_per_s, roof.peak_flops_per_s,
-                                       roof.bandwidth_efficiency, roof.compute_efficiency)
-            self.target = FusedForward(roof.target, per_byte, per_flop, engine.target_forward_s)
-            self.draft = FusedForward(roof.draft, per_byte, per_flop, engine.draft_forward_s)
+            peaks = (roof.memory_bandwidth_bytes_per_s, roof.peak_flops_per_s, roof.bandwidth_efficiency,
+                     roof.compute_efficiency)
+            self.target = FusedForward(roof.target, *peaks, fixed_s=engine.target_forward_s)
+            self.draft = FusedForward(roof.draft, *peaks, fixed_s=engine.draft_forward_s)

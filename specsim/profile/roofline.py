@@ -33,7 +33,7 @@ import numpy as np
 
 from specsim.architectures import Architecture, dtype_bytes, load_architecture
 from specsim.profile.capacity import memory_note, memory_section
-from specsim.profile.engine import rates, roofline_forward_s
+from specsim.profile.engine import FusedForward
 from specsim.profile.fit import fit_latency
 from specsim.profile.hardware import GpuSpec, gpu_spec
 from specsim.profile.schema import (
@@ -127,7 +127,7 @@ class ForwardCost:
     part (every weight matrix, LM head included: weight bytes vs 2 FLOPs per weight per token) and
     attention (KV-cache bytes vs QK^T and AV FLOPs). Taking one max over the whole forward would let
     a compute-bound GEMM hide a memory-bound attention read, which no engine does. The formula is
-    `specsim.profile.engine.roofline_forward_s`, shared with the fused step the simulator prices.
+    `specsim.profile.engine.FusedForward`, shared with the fused step the simulator prices.
     """
 
     arch: Architecture
@@ -159,14 +159,13 @@ class ForwardCost:
         """B requests, each adding q new tokens on c cached ones, keeping logits at L positions."""
         batch, new_tokens, cached_tokens, logit_positions = _floats(batch, new_tokens, cached_tokens,
                                                                     logit_positions)
-        per_byte, per_flop = rates(self.gpu.memory_bandwidth_bytes_per_s,
-                                   self.gpu.peak_flops_per_s(self.dtype), self.bandwidth_efficiency,
-                                   self.compute_efficiency)
+        forward = FusedForward(self.coefficients(), self.gpu.memory_bandwidth_bytes_per_s,
+                               self.gpu.peak_flops_per_s(self.dtype), self.bandwidth_efficiency,
+                               self.compute_efficiency)
         tokens = batch * new_tokens
-        return roofline_forward_s(
-            self.coefficients(), per_byte, per_flop, tokens, batch * logit_positions,
-            batch * (cached_tokens + 2.0 * new_tokens), tokens * (cached_tokens + (new_tokens + 1.0) / 2.0),
-            maximum=np.maximum)
+        return np.vectorize(forward.time_s, otypes=[np.float64])(
+            tokens, batch * logit_positions, batch * (cached_tokens + 2.0 * new_tokens),
+            tokens * (cached_tokens + (new_tokens + 1.0) / 2.0))
 
     # The three forwards a speculative engine runs.
     def decode_s(self, batch: np.ndarray, tokens_per_request: np.ndarray, context: np.ndarray) -> np.ndarray:

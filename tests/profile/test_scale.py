@@ -43,3 +43,24 @@ def test_factor_must_be_positive() -> None:
         scale_forwards(profile, 0.0)
     with pytest.raises(ValueError, match="> 0"):
         scale_forwards(profile, 1.0, prefill_factor=-1.0)
+
+
+def test_a_fused_engine_scales_every_forward_and_keeps_its_host_time() -> None:
+    import numpy as np
+
+    from specsim.policy.cost import CostEstimator
+    from specsim.profile.engine import EngineModel
+    from specsim.profile.roofline import roofline_profile
+
+    profile = roofline_profile("h100", "llama2-7b", "llama-68m")
+    slow = scale_forwards(profile, 1.5)
+
+    def cost(p) -> CostEstimator:
+        return CostEstimator(LatencyModel(p.latency), True, EngineModel(p.engine))
+
+    base, scaled = cost(profile), cost(slow)
+    for step in ((8, None, 3, 3, 24, 900.0, [(300, 0)]), (1, None, 0, 0, 0, 100.0, [])):
+        expected = [1.5 * part for part in base.price(*step)[:3]]
+        assert scaled.price(*step)[:3] == pytest.approx(expected)
+        assert scaled.price(*step)[3] == base.price(*step)[3]
+    assert scaled.draft_s(np.full(4, 2), 500.0) == pytest.approx(1.5 * base.draft_s(np.full(4, 2), 500.0))

@@ -46,7 +46,8 @@ def test_a_pool_that_has_gone_round_hits_all_but_the_last_block(caching_profile)
 
 
 def test_an_engine_without_prefix_caching_computes_every_prompt_token() -> None:
-    result = simulate(pooled(), "none", seed=4, profile=load_profile("h100-llama2-7b-llama-68m"))
+    separate = roofline_profile("h100", "llama2-7b", "llama-68m", composition="separate")
+    result = simulate(pooled(), "none", seed=4, profile=separate)
     assert (result.requests["cached_prompt_tokens"] == 0).all()
     assert computed_prompt_tokens(result) == int(result.requests["prompt_tokens"].sum())
 

@@ -13,10 +13,15 @@ from specsim.profile import load_profile
 from specsim.profile.roofline import roofline_profile
 from tests.sim.scenarios import assert_spans_match_step_by_step, poisson_scenario
 
+ACCEPTANCE = load_profile("h100-llama2-7b-llama-68m").acceptance
+
 
 def fused_profile():
-    shipped = load_profile("h100-llama2-7b-llama-68m")
-    return roofline_profile("h100", "llama2-7b", "llama-68m", acceptance=shipped.acceptance)
+    return roofline_profile("h100", "llama2-7b", "llama-68m", acceptance=ACCEPTANCE)
+
+
+def separate_profile():
+    return roofline_profile("h100", "llama2-7b", "llama-68m", acceptance=ACCEPTANCE, composition="separate")
 
 
 def chunked_scenario(**extra):
@@ -27,7 +32,7 @@ def chunked_scenario(**extra):
 
 @pytest.mark.parametrize("fused", [True, False])
 def test_every_decode_step_costs_what_the_policy_forecast(fused: bool, monkeypatch) -> None:
-    profile = fused_profile() if fused else load_profile("h100-llama2-7b-llama-68m")
+    profile = fused_profile() if fused else separate_profile()
     forecasts: dict[float, float] = {}
     planned = FixedLength.plan_draft
 
@@ -55,7 +60,7 @@ def test_spans_charge_fused_steps_as_step_by_step(policy: str, monkeypatch) -> N
 
 def test_a_fused_step_prices_its_chunks_below_a_separate_prefill() -> None:
     fused = simulate(chunked_scenario(), "none", seed=3, profile=fused_profile())
-    separate = simulate(chunked_scenario(), "none", seed=3, profile=load_profile("h100-llama2-7b-llama-68m"))
+    separate = simulate(chunked_scenario(), "none", seed=3, profile=separate_profile())
     assert fused.steps["prefill_s"].sum() < 0.8 * separate.steps["prefill_s"].sum()
     assert fused.summary["ttft_p50_s"] < separate.summary["ttft_p50_s"]
 

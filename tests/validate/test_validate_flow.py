@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from sim.cluster import simulate
 from specsim.cli import main
+from specsim.profile import load_profile, save_profile
 from specsim.profile.scale import scale_forwards
 from specsim.results import RunResult, read_result
 from specsim.validate import run as validate_run
@@ -83,8 +84,11 @@ def write_scenario(tmp_path) -> str:
 
 def invoke(tmp_path, monkeypatch, serve, *extra: str):
     monkeypatch.setattr(validate_run, "import_serve", lambda: serve)
+    # the profile the "real" runs use: separate forwards, as realrun runs a step (conftest)
+    separate = load_profile(SHIPPED).model_copy(update={"engine": None})
+    profile = save_profile(separate, tmp_path / "profile.json")
     args = ["validate", write_scenario(tmp_path), "--target", "tiny-target", "--draft", "tiny-draft",
-            "--profile", SHIPPED, "--out", str(tmp_path / "out"), "--quiet", *extra]
+            "--profile", str(profile), "--out", str(tmp_path / "out"), "--quiet", *extra]
     return CliRunner().invoke(main, args)
 
 
