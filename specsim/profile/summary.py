@@ -67,10 +67,31 @@ def summary_text(profile: Profile) -> str:
     for role, model in (("target", profile.target), ("draft", profile.draft)):
         lines.append(f"{role}: {model.name} ({model.parameters / 1e9:.3g}B parameters, {model.dtype}, "
                      f"weights {model.weights})")
+    lines += _engine_lines(profile)
     lines += _latency_lines(profile)
     lines += _memory_lines(profile)
     lines += _acceptance_lines(profile)
     return "\n".join(lines)
+
+
+def _engine_lines(profile: Profile) -> list[str]:
+    engine = profile.engine
+    if engine is None:
+        return ["engine: separate forwards (draft passes, verify, prefill), no fixed costs beyond the grids"]
+    lines = [f"engine: {engine.name}, {engine.composition} forwards; per target forward "
+             f"{engine.target_forward_s * 1e3:.3f} ms, per draft forward {engine.draft_forward_s * 1e3:.3f} "
+             f"ms, per request outside the steps {engine.request_overhead_s * 1e3:.3g} ms; prefix caching "
+             + (f"in {engine.kv_block_tokens}-token blocks" if engine.prefix_caching else "off")]
+    if engine.roofline is not None:
+        roof = engine.roofline
+        lines.append(f"  fused forward: roofline at {roof.bandwidth_efficiency:.3g} of "
+                     f"{roof.memory_bandwidth_bytes_per_s / 1e12:.3g} TB/s and "
+                     f"{roof.compute_efficiency:.3g} of {roof.peak_flops_per_s / 1e12:.4g} TFLOP/s")
+    if engine.fit is not None:
+        fit = engine.fit
+        lines.append(f"  fitted ({', '.join(fit.parameters)}) to {len(fit.files)} benchmark run(s): "
+                     f"mean |error| {fit.mean_abs_rel_error:.1%} on {', '.join(fit.metrics)}")
+    return lines
 
 
 def _latency_lines(profile: Profile) -> list[str]:
