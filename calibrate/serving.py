@@ -23,7 +23,6 @@ after 0.5 s of sleep measured ×1.05-1.10 while the engine's prefills after idle
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -52,14 +51,16 @@ IDLE_S = 0.5  # the sleep before each wake-up sample: the order of validate-cpu'
 
 
 def decode_steps(target, draft, policy: Policy, batch: int, seconds: float, device: str,
-                 max_positions: int, latency: LatencyModel | None = None) -> pd.DataFrame:
+                 max_positions: int, latency: LatencyModel | None = None,
+                 clock: Clock | None = None) -> pd.DataFrame:
     """The engine's decode steps (no prefill in them) of `batch` requests served by `policy` for
     about `seconds`. Requests all arrive at once and are long enough not to finish (within
     `max_positions`). `latency`: the policy's cost model (default: a synthetic one — fixed-k and
-    plain steps never ask it; an adaptive policy steers its k by it)."""
+    plain steps never ask it; an adaptive policy steers its k by it). `clock`: the engine's
+    (default: the device's wall clock)."""
     output_tokens = max(2, min(512, max_positions - PROMPT_TOKENS - policy.max_draft_tokens - 2))
     steps = serve_briefly(target, draft, policy, np.zeros(batch), PROMPT_TOKENS, output_tokens, batch,
-                          seconds, device, latency)
+                          seconds, device, latency, clock)
     decode = steps[(steps["prefill_s"] == 0) & (steps["batch_size"] == batch)]
     if decode.empty:
         raise RuntimeError(f"no decode step of batch {batch} ran in {seconds:g} s")
@@ -72,9 +73,10 @@ def host_overhead_s(decode: pd.DataFrame) -> float:
 
 
 def measure_step_overhead(target, draft, policy: Policy, batch: int, seconds: float, device: str,
-                          max_positions: int, latency: LatencyModel | None = None) -> float:
+                          max_positions: int, latency: LatencyModel | None = None,
+                          clock: Clock | None = None) -> float:
     """`host_overhead_s` of `decode_steps`."""
-    steps = decode_steps(target, draft, policy, batch, seconds, device, max_positions, latency)
+    steps = decode_steps(target, draft, policy, batch, seconds, device, max_positions, latency, clock)
     return host_overhead_s(steps)
 
 
@@ -144,7 +146,8 @@ def measure_policy_overheads(target, draft, policy_specs: list[str], batch: int,
 
 
 def measure_idle_wake(target, draft, policy: Policy, prefill_estimate_s: float, device: str,
-                      samples: int = WAKE_SAMPLES, idle_s: float = IDLE_S) -> float:
+                      samples: int = WAKE_SAMPLES, idle_s: float = IDLE_S,
+                      clock: Clock | None = None) -> float:
     """median(prefill that wakes the engine after an idle wait) / median(prefill of an engine that
     was busy right before) − 1, at least 0: the factor the simulator slows the first step after
     idle by; NaN when either kind of prefill is missing.
@@ -165,7 +168,7 @@ def measure_idle_wake(target, draft, policy: Policy, prefill_estimate_s: float, 
     groups_s = np.arange(samples + 1) * (idle_s + busy_s)
     arrival_s = np.repeat(groups_s, WAKE_GROUP)
     steps = serve_briefly(target, draft, policy, arrival_s, WAKE_PROMPT_TOKENS, output_tokens, 1,
-                          groups_s[-1] + 60.0, device)
+                          groups_s[-1] + 60.0, device, clock=clock)
     ends = (steps["t_s"] + steps["step_s"]).to_numpy()
     gap_s = np.concatenate([[np.nan], steps["t_s"].to_numpy()[1:] - ends[:-1]])  # the first: neither
     prefills = (steps["batch_size"] == 0).to_numpy() & (steps["prefill_tokens"] > 0).to_numpy()
@@ -178,7 +181,7 @@ def measure_idle_wake(target, draft, policy: Policy, prefill_estimate_s: float, 
 
 def serve_briefly(target, draft, policy: Policy, arrival_s: np.ndarray, prompt_tokens: int,
                   output_tokens: int, max_batch: int, seconds: float, device: str,
-                  latency: LatencyModel | None = None) -> pd.DataFrame:
+                  latency: LatencyModel | None = None, clock: Clock | None = None) -> pd.DataFrame:
     """Serve requests of random prompt ids with `policy` until they finish or `seconds` pass;
     the engine's steps table."""
     count = len(arrival_s)
@@ -202,10 +205,10 @@ def serve_briefly(target, draft, policy: Policy, arrival_s: np.ndarray, prompt_t
     pair = ModelPair(target=target, draft=draft if policy.uses_draft else None, tokenizer=None,
                      device=torch.device(device), dtype=parameter.dtype, names=("target", "draft"))
     prompts = torch.randint(0, int(target.config.vocab_size), (count, prompt_tokens)).tolist()
-    clock = Clock(pair.device)
+    clock = clock or Clock(pair.device)
     replica = RealReplica(pair, scheduler, policy, prompts, slot_tokens + 1, sampling=False, seed=0,
                           clock=clock)
     replica.warm_up()
-    clock.origin = time.perf_counter()
+    clock.restart()
     replica.run(requests.arrival_s, seconds)
     return log.steps_table()

@@ -1,5 +1,6 @@
 """Wall-clock timing of device work: `perf_counter` on the CPU; on CUDA the device is synchronised
-before each reading, so a measured interval covers the kernels it launched."""
+before each reading, so a measured interval covers the kernels it launched. The engine waits
+through its clock too (`sleep`), so a test can drive the engine on a clock it advances itself."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ class Clock:
         self.cuda = device.type == "cuda"
         self.origin = time.perf_counter()
         self.forward_s = 0.0  # time inside model forwards, accumulated (for the overhead figure)
+
+    def restart(self) -> None:
+        """Time 0 is now: the arrival times count from here."""
+        self.origin = time.perf_counter()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
     def now(self) -> float:
         """Seconds since the run started (the arrival times' clock)."""

@@ -21,7 +21,6 @@ Step, as in the simulator:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -81,7 +80,7 @@ class RealReplica:
                 if plan is None:
                     if arrived >= count:
                         return
-                    time.sleep(max(0.0, min(float(arrival_s[arrived]) - clock.now(), deadline_s - now)))
+                    clock.sleep(max(0.0, min(float(arrival_s[arrived]) - clock.now(), deadline_s - now)))
                     continue
                 result: SpeculationResult | None = None
                 draft_s = verify_s = prefill_s = 0.0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,7 +105,7 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
     progress = Progress(len(requests), log, sys.stderr) if show_progress else None
     interrupted = False
     replica.warm_up()
-    clock.origin = time.perf_counter()  # arrivals count from here, after loading and warm-up
+    clock.restart()  # arrivals count from here, after loading and warm-up
     try:
         replica.run(requests.arrival_s, window_s + drain_s, progress.update if progress else None)
     except KeyboardInterrupt:

@@ -4,8 +4,6 @@ wakes it from an idle wait runs."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,63 +17,80 @@ from calibrate.serving import (
 from sim.step_jitter import StepJitter
 from specsim.policy.base import BatchView
 from specsim.policy.simple import FixedLength, NoSpeculation
+from tests.calibrate.stepped_clock import SteppedClock
 
 
 class SlowFixed(FixedLength):
     """fixed(k) that thinks for 10 ms per step before answering."""
 
+    def __init__(self, k: int, clock: SteppedClock) -> None:
+        super().__init__(k)
+        self.clock = clock
+
     def plan_draft(self, view: BatchView) -> np.ndarray:
-        time.sleep(0.01)
+        self.clock.advance(0.01)
         return super().plan_draft(view)
 
 
 def test_the_policys_decision_time_is_in_the_overhead(tiny_models):
     target, draft = tiny_models
     positions = target.config.max_position_embeddings
-    plain = measure_step_overhead(target, draft, NoSpeculation(), 2, 0.5, "cpu", positions)
-    fixed = measure_step_overhead(target, draft, FixedLength(2), 2, 0.5, "cpu", positions)
-    slow = measure_step_overhead(target, draft, SlowFixed(2), 2, 0.5, "cpu", positions)
-    assert 0 < plain < 0.005 and 0 < fixed < 0.005  # tenths of a millisecond on the 2-core CPU
-    assert slow - fixed > 0.009
+
+    def overhead(policy, clock: SteppedClock) -> float:
+        return measure_step_overhead(target, draft, policy, 2, 0.5, "cpu", positions, clock=clock)
+
+    # forwards take 1 ms each, the engine's own Python nothing: the stepped clock moves only then
+    def forwards(model, inputs) -> float:
+        return 0.001
+
+    assert overhead(NoSpeculation(), SteppedClock(forwards)) == 0.0
+    assert overhead(FixedLength(2), SteppedClock(forwards)) == 0.0
+    clock = SteppedClock(forwards)
+    assert overhead(SlowFixed(2, clock), clock) == pytest.approx(0.01, abs=1e-12)
 
 
 class SlowAfterIdle:
-    """A model whose forward takes `every_call_s` longer, and `after_idle_s` more when it was not
-    called for 50 ms."""
+    """Forward costs of a machine: `warm_s` per target forward and `draft_s` per draft forward,
+    `every_call_s` more per target forward, and `after_idle_s` more for a target forward that
+    comes over 50 ms after the previous one."""
 
-    def __init__(self, model, after_idle_s: float, every_call_s: float = 0.0) -> None:
-        self.model, self.config = model, model.config
+    def __init__(self, target, after_idle_s: float, every_call_s: float = 0.0, warm_s: float = 0.02,
+                 draft_s: float = 0.004) -> None:
+        self.target = target
         self.after_idle_s, self.every_call_s = after_idle_s, every_call_s
-        self.last_call = 0.0
+        self.warm_s, self.draft_s = warm_s, draft_s
+        self.clock = SteppedClock(self.cost)
+        self.last_end = -1.0
 
-    def parameters(self):
-        return self.model.parameters()
+    def cost(self, model, inputs) -> float:
+        if model is not self.target:
+            return self.draft_s
+        woken = self.clock.time_s - self.last_end > 0.05
+        spent = self.warm_s + self.every_call_s + (self.after_idle_s if woken else 0.0)
+        self.last_end = self.clock.time_s + spent
+        return spent
 
-    def __call__(self, **inputs):
-        woken = time.perf_counter() - self.last_call > 0.05
-        time.sleep(self.every_call_s + (self.after_idle_s if woken else 0.0))
-        output = self.model(**inputs)
-        self.last_call = time.perf_counter()
-        return output
+    def wake(self, draft) -> float:
+        return measure_idle_wake(self.target, draft, FixedLength(2), 0.04, "cpu", samples=4, idle_s=0.2,
+                                 clock=self.clock)
+
+    def expected(self) -> float:
+        """(a prefill after a wait) / (a warm prefill) − 1: a prefill is a target and a draft forward."""
+        warm = self.warm_s + self.every_call_s + self.draft_s
+        return (warm + self.after_idle_s) / warm - 1.0
 
 
 def test_idle_wake_is_the_engines_prefill_after_a_wait_over_its_warm_prefills(tiny_models):
     target, draft = tiny_models
-    # 200 ms more after a wait, on a warm prefill of tens of milliseconds (×4.3-4.9 at 100 ms, 2026-12-01)
-    factor = measure_idle_wake(SlowAfterIdle(target, 0.2), draft, FixedLength(2), 0.04, "cpu", samples=4,
-                               idle_s=0.2)
-    assert factor > 3.0
-    # a machine slow on every call (30 ms) but no slower after a wait: the warm prefills of the same
-    # seconds are as slow, so no wake-up is read into it (the estimate — a prefill, 30 ms + the
-    # pair's own — only spaces the groups: too low, and a group overruns the next one's idle wait)
-    uniform = measure_idle_wake(SlowAfterIdle(target, 0.0, every_call_s=0.03), draft, FixedLength(2), 0.06,
-                                "cpu", samples=4, idle_s=0.2)
-    assert uniform < 0.25
-    # both together: the wake-up is measured against the slow warm prefills, 60 / (30 + the pair's own
-    # prefill time, tens of milliseconds): about 1, where against the bare pair it would be several
-    both = measure_idle_wake(SlowAfterIdle(target, 0.06, every_call_s=0.03), draft, FixedLength(2), 0.06,
-                             "cpu", samples=4, idle_s=0.2)
-    assert 0.5 < both < 2.0
+    # 200 ms more after a wait on a prefill of 24 ms: read exactly
+    slow_after_idle = SlowAfterIdle(target, 0.2)
+    assert slow_after_idle.wake(draft) == pytest.approx(slow_after_idle.expected(), rel=1e-9)
+    assert slow_after_idle.expected() > 8
+    # a machine slow on every call (30 ms) but no slower after a wait: no wake-up is read into it
+    assert SlowAfterIdle(target, 0.0, every_call_s=0.03).wake(draft) == pytest.approx(0.0, abs=1e-9)
+    # both together: the wake-up is measured against the slow warm prefills, 60 / (30 + 24 ms)
+    both = SlowAfterIdle(target, 0.06, every_call_s=0.03)
+    assert both.wake(draft) == pytest.approx(0.06 / 0.054, rel=1e-9)
 
 
 def test_step_time_spread_is_quantiles_of_each_step_over_its_runs_median() -> None:
