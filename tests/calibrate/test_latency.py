@@ -3,6 +3,7 @@ passes followed by a verify pass, through realrun's slot cache, prefill target-t
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -101,3 +102,41 @@ def test_decode_times_are_the_engines_backend_calls(tiny_models, monkeypatch):
         assert slow.first_pass_s[0][width][0] == pytest.approx(0.02)
     for q in (0, 1):  # plain steps and verify passes of 3 tokens
         assert fast.verify_s[0][q][0] == 0.0 and slow.verify_s[0][q][0] == pytest.approx(0.02)
+
+
+class Costing(Recording):
+    """A model whose forward costs, on a stepped clock, what its work says: a fixed part, plus per
+    new token, plus per (new token × cached token) — so every grid must come out strictly
+    monotone, whatever else the machine is doing."""
+
+    def __init__(self, name: str, model, clock: SteppedClock, scale: float) -> None:
+        super().__init__(name, model, [])
+        self.clock, self.scale = clock, scale
+
+    def __call__(self, **inputs):
+        output = super().__call__(**inputs)
+        cache = inputs.get("cache", inputs.get("past_key_values"))
+        batch, new = inputs["input_ids"].shape
+        cached = float(cache.start.float().mean())
+        self.clock.advance(self.scale * (1e-3 + 1e-5 * batch * new + 1e-8 * batch * new * (cached + new)))
+        return output
+
+
+def test_grids_follow_the_work_of_each_forward(tiny_models):
+    # the engine-shaped steps feed each point's forwards with its own batch, tokens and cache:
+    # a mix-up of cache rows or shapes would break the order the work imposes
+    clock = SteppedClock()
+    target = Costing("target", tiny_models[0], clock, 5.0)
+    draft = Costing("draft", tiny_models[1], clock, 1.0)
+    times = measure_decode(target, draft, (1, 2, 4), (1, 3), (16, 64), timer(3, clock), torch.float32,
+                           "cpu", first_pass_tokens=(1, 3))
+    verify = np.asarray(times.verify_s)  # [batch][q][context]
+    for grid, axes in ((verify, (0, 1, 2)), (np.asarray(times.draft_step_s), (0, 1)),
+                       (np.asarray(times.first_pass_s), (0, 1, 2))):
+        for axis in axes:
+            assert np.all(np.diff(grid, axis=axis) > 0), (axis, grid)
+    target_prefill, draft_prefill = measure_prefill(target, draft, (1, 2), (8, 32), timer(3, clock),
+                                                    torch.float32, "cpu")
+    for grid in (np.asarray(target_prefill), np.asarray(draft_prefill)):
+        assert np.all(np.diff(grid, axis=0) > 0) and np.all(np.diff(grid, axis=1) > 0)
+    assert np.all(verify[:, 0, :] > np.asarray(times.draft_step_s))  # the target is the expensive one
