@@ -27,11 +27,11 @@ from specsim.errors import SpecsimError
 from specsim.metrics import summarize
 from specsim.policy import make_policy
 from specsim.policy.cost import CostEstimator
-from specsim.profile import Profile, load_profile
+from specsim.profile import Profile
 from specsim.profile.engine import EngineModel
 from specsim.profile.latency import LatencyModel
 from specsim.results import RunResult
-from specsim.scenario import Scenario, build_requests, request_latents, rng_for
+from specsim.scenario import Scenario, build_requests, request_latents, rng_for, scenario_profile
 from specsim.workload.requests import Requests
 
 
@@ -68,7 +68,7 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
     if policy.uses_draft and draft is None:
         raise SpecsimError(f"--draft is required: policy {label!r} drafts (only 'none' runs without one)")
     sampling = scenario.decoding == "sampling" if sampling is None else sampling
-    profile = profile or load_profile(scenario.profile, relative_to=scenario.base_dir)
+    profile = profile or scenario_profile(scenario)
     requests = requests if requests is not None else build_requests(scenario, seed)
     limits = _limits(scenario, profile)
     longest = int((requests.prompt_tokens + requests.output_tokens).max()) if len(requests) else 1

@@ -21,7 +21,7 @@ from specsim.errors import SpecsimError
 from specsim.metrics import summarize
 from specsim.policy import make_policy
 from specsim.policy.cost import CostEstimator
-from specsim.profile import Profile, load_profile
+from specsim.profile import Profile
 from specsim.profile.acceptance import AcceptanceModel
 from specsim.profile.engine import EngineModel
 from specsim.profile.latency import LatencyModel
@@ -33,6 +33,7 @@ from specsim.scenario import (
     build_requests,
     request_latents,
     rng_for,
+    scenario_profile,
 )
 from specsim.workload.requests import Requests
 
@@ -44,7 +45,7 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
     (validation replays exactly what the real engine served); `acceptance_replay`, one per-token
     acceptance probability per request (NaN: sample it), replaces the sampled acceptance
     (sim/replay_acceptance.py)."""
-    profile = profile or load_profile(scenario.profile, relative_to=scenario.base_dir)
+    profile = profile or scenario_profile(scenario)
     requests = requests if requests is not None else build_requests(scenario, seed)
     label = make_policy(policy_spec).label()
     policies = [make_policy(policy_spec) for _ in range(scenario.cluster.replicas)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from specsim.errors import SpecsimError, validation_error
 from specsim.policy import make_policy
-from specsim.profile import DEFAULT_PROFILE
+from specsim.profile import DEFAULT_PROFILE, Profile, load_profile
 from specsim.workload import WorkloadSpec, generate_requests
 from specsim.workload.requests import Requests
 
@@ -39,14 +39,29 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# What one simulation may ask for before anything is built: each replica keeps its decoding
+# requests as rows of preallocated columns (max_batch_size of them, ~200 bytes each).
+MAX_REPLICAS = 4096
+MAX_BATCH_SIZE = 65_536
+MAX_BATCH_ROWS = 1_000_000  # replicas × max_batch_size
+
+
 class ClusterSpec(Strict):
-    replicas: int = Field(default=1, ge=1)
+    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
     router: Literal["round_robin", "least_outstanding_tokens", "least_requests"] = "round_robin"
-    max_batch_size: int = Field(ge=1)
-    max_batch_tokens: int = Field(ge=1, description="token budget per step (decode k+1 each + prefill)")
+    max_batch_size: int = Field(ge=1, le=MAX_BATCH_SIZE)
+    max_batch_tokens: int = Field(ge=1, le=2**31 - 1,
+                                  description="token budget per step (decode k+1 each + prefill)")
     kv_capacity_tokens: int | None = Field(
-        default=None, ge=1, description="KV cache per replica, tokens; default: the profile's"
+        default=None, ge=1, le=2**40, description="KV cache per replica, tokens; default: the profile's"
     )
+
+    @model_validator(mode="after")
+    def _rows_fit_in_memory(self) -> ClusterSpec:
+        if self.replicas * self.max_batch_size > MAX_BATCH_ROWS:
+            raise ValueError(f"replicas × max_batch_size = {self.replicas * self.max_batch_size:,} decoding "
+                             f"rows; at most {MAX_BATCH_ROWS:,} fit one simulation")
+        return self
 
     @model_validator(mode="after")
     def _budget_holds_a_batch(self) -> ClusterSpec:
@@ -94,7 +109,7 @@ class Scenario(Strict):
     workload: WorkloadSpec
     slo: SloSpec
     policies: list[str | dict[str, Any]] = Field(min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Annotated[int, Field(ge=0, le=2**63 - 1)]] = Field(default_factory=lambda: [0], min_length=1)
     sweep: SweepSpec = Field(default_factory=SweepSpec)
     drain_s: float | None = Field(
         default=None, ge=0,
@@ -131,11 +146,15 @@ class Scenario(Strict):
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise SpecsimError(f"{path}: cannot read scenario ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise SpecsimError(f"{path}: not a text file (not UTF-8): a scenario is YAML") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
+    except YamlTooLarge as error:
+        raise SpecsimError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -144,6 +163,46 @@ def load_scenario(path: str | Path) -> Scenario:
     if not isinstance(raw, dict):
         raise SpecsimError(f"{path}: a scenario must be a YAML mapping, got {type(raw).__name__}")
     return scenario_from_dict(raw, str(path), path.parent)
+
+
+# A scenario is a page of YAML; aliases that expand past this many values (the "billion laughs":
+# a few lines of anchors referring to anchors) are refused before anything reads them.
+MAX_YAML_VALUES = 100_000
+
+
+class YamlTooLarge(Exception):
+    pass
+
+
+def load_yaml(text: str) -> Any:
+    """yaml.safe_load, refusing documents whose aliases expand past MAX_YAML_VALUES values."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    if node is None:
+        return None
+    expanded: dict[int, int] = {}
+
+    def size(current: yaml.Node) -> int:
+        key = id(current)
+        if key in expanded:  # an alias: the same node again, counted again when read
+            return expanded[key]
+        expanded[key] = 1  # a cycle counts once
+        total = 1
+        if isinstance(current, yaml.SequenceNode):
+            total += sum(size(child) for child in current.value)
+        elif isinstance(current, yaml.MappingNode):
+            total += sum(size(key_node) + size(value_node) for key_node, value_node in current.value)
+        expanded[key] = total
+        if total > MAX_YAML_VALUES:
+            raise YamlTooLarge(f"the YAML expands to over {MAX_YAML_VALUES:,} values (aliases that refer "
+                               "to aliases?); a scenario is a page, not a data file")
+        return total
+
+    size(node)
+    return yaml.SafeLoader(text).get_single_data()
 
 
 def scenario_from_dict(raw: dict[str, Any], source: str = "<scenario>",
@@ -193,9 +252,23 @@ def _set_dotted(raw: dict[str, Any], path: str, value: Any, source: str) -> None
     node[parts[-1]] = value
 
 
+def scenario_profile(scenario: Scenario) -> Profile:
+    """The profile a scenario names; a failure names the scenario and its field too."""
+    try:
+        return load_profile(scenario.profile, relative_to=scenario.base_dir)
+    except SpecsimError as error:
+        raise SpecsimError(f"{scenario.source}: profile: {error}") from None
+
+
 def build_requests(scenario: Scenario, seed: int) -> Requests:
     """The requests a seed makes of a scenario, with each request's effective SLO targets."""
-    requests = generate_requests(scenario.workload, rng_for(seed, STREAM_WORKLOAD), scenario.base_dir)
+    try:
+        requests = generate_requests(scenario.workload, rng_for(seed, STREAM_WORKLOAD), scenario.base_dir)
+    except SpecsimError as error:
+        message = str(error)
+        if not message.startswith("workload"):
+            message = f"workload: {message}"
+        raise SpecsimError(f"{scenario.source}: {message}") from None
     slo = scenario.slo
     count = len(requests)
     if slo.classes:

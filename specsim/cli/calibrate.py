@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from specsim.cli.options import integer_flag, policy_list
+from specsim.cli.options import integer_flag, output_file, policy_list
 from specsim.errors import SpecsimError
 
 
@@ -72,9 +72,7 @@ def command(gpu: str | None, target: str | None, draft: str | None, out: str | N
     for flag, value in (("--gpu", gpu), ("--target", target), ("--draft", draft), ("--out", out)):
         if not value:
             raise SpecsimError(f"{flag} is required (see specsim calibrate --help)")
-    out_path = Path(out)  # type: ignore[arg-type]
-    if out_path.is_dir():
-        raise SpecsimError(f"--out {out}: is a folder; give a file name such as profile.json")
+    out_path = output_file("--out", Path(out))  # type: ignore[arg-type]
     seed_value = integer_flag("--seed", seed, minimum=0)
     if benchmarks:
         measuring = {"--dataset": dataset, "--device": device, "--quick": quick, "--force": force,

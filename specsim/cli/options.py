@@ -5,6 +5,7 @@ overrides."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -50,3 +51,23 @@ def policy_list(flag: str, text: str) -> list[str]:
         except SpecsimError as error:
             raise SpecsimError(f"{flag}: {error}") from None
     return specs
+
+
+def output_folder(flag: str, folder: Path) -> Path:
+    """A folder results can be written into: refused before any work when it, or a folder it
+    would be made in, is a file (so nothing half-written is left behind)."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                where = "is a file" if path == folder else f"would be made inside {path}, a file"
+                raise SpecsimError(f"{flag} {folder}: {where}; give a folder")
+            break
+    return folder
+
+
+def output_file(flag: str, path: Path) -> Path:
+    """A file a result can be written to: not a folder, and its folder can be made."""
+    if path.is_dir():
+        raise SpecsimError(f"{flag} {path}: is a folder; give a file name such as profile.json")
+    output_folder(flag, path.parent)
+    return path

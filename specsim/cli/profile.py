@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from specsim.architectures import DTYPE_BYTES, load_architecture
+from specsim.cli.options import output_file
 from specsim.profile import load_profile, save_profile, shipped_profiles
 from specsim.profile.hardware import GPUS
 from specsim.profile.schema import Acceptance
@@ -48,6 +49,7 @@ def roofline(gpu: str, target: str, draft: str, dtype: str, acceptance_from: str
     """
     from specsim.profile.roofline import roofline_profile
 
+    output_file("--out", out)
     acceptance = roofline_acceptance(target, draft, acceptance_from)
     profile = roofline_profile(gpu, target, draft, dtype=dtype, acceptance=acceptance,
                                composition=composition)  # type: ignore[arg-type]
@@ -85,6 +87,8 @@ def show(profile_name: str, html_out: Path | None) -> None:
     """Summarise PROFILE (a shipped name or a file): hardware, models, latencies, fit error, acceptance."""
     from specsim.profile.summary import summary_text
 
+    if html_out is not None:
+        output_file("--html", html_out)
     profile = load_profile(profile_name)
     click.echo(summary_text(profile))
     if html_out is not None:

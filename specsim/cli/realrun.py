@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from specsim.cli.options import integer_flag
+from specsim.cli.options import integer_flag, output_folder
 from specsim.errors import SpecsimError
 
 
@@ -62,9 +62,7 @@ def command(scenario: str | None, target: str | None, draft: str | None, policy:
     except SpecsimError as error:
         raise SpecsimError(f"--policy: {error}") from None
     default_out = Path("runs") / "real" / loaded.name / f"{label.replace(':', '_')}-seed{seed_value}"
-    out_path = Path(out) if out else default_out
-    if out_path.exists() and not out_path.is_dir():
-        raise SpecsimError(f"--out {out_path}: exists and is not a folder")
+    out_path = output_folder("--out", Path(out) if out else default_out)
 
     import torch
 

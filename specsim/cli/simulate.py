@@ -25,7 +25,7 @@ def command(scenario_path: str, policy_spec: str | None, seed: int | None, profi
             overrides: tuple[str, ...], out_dir: Path | None) -> None:
     """Simulate one run of SCENARIO under one policy and seed."""
     from sim.cluster import simulate
-    from specsim.cli.options import parse_overrides
+    from specsim.cli.options import output_folder, parse_overrides
     from specsim.policy import make_policy
 
     scenario = load_scenario(scenario_path)
@@ -39,8 +39,9 @@ def command(scenario_path: str, policy_spec: str | None, seed: int | None, profi
     run_seed = seed if seed is not None else scenario.seeds[0]
     if run_seed < 0:
         raise SpecsimError(f"--seed: must be ≥ 0, got {run_seed}")
+    default = Path("runs") / scenario.name / f"{_slug(label)}-seed{run_seed}"
+    folder = output_folder("--out", out_dir or default)
     result = simulate(scenario, spec, run_seed)
-    folder = out_dir or Path("runs") / scenario.name / f"{_slug(label)}-seed{run_seed}"
     result.write(folder)
     click.echo(format_summary(result.summary))
     click.echo(f"tables: {folder}/")

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from specsim.cli.options import output_folder
 from specsim.errors import SpecsimError
 from specsim.scenario import Scenario, load_scenario
 
@@ -39,7 +40,7 @@ def command(scenario_path: str, out_dir: Path | None, jobs: int | None, schedule
         raise SpecsimError(f"--jobs: must be ≥ 1, got {jobs}")
     if jobs is not None and scheduler_address is not None:
         raise SpecsimError("--jobs and --scheduler exclude each other (the Dask cluster sets its workers)")
-    folder = out_dir or Path("sweeps") / scenario.name
+    folder = output_folder("--out", out_dir or Path("sweeps") / scenario.name)
     if fresh:
         for name in (POINTS_FILE, MANIFEST_FILE):
             (folder / name).unlink(missing_ok=True)
@@ -67,7 +68,7 @@ def _executor(jobs: int | None, scheduler_address: str | None,
                 "--scheduler needs the 'distributed' package: pip install 'specsim[dask]'") from None
         try:
             client = Client(scheduler_address, timeout=10)
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, ValueError) as error:  # ValueError: not an address at all
             raise SpecsimError(f"--scheduler {scheduler_address}: cannot connect ({error})") from None
         with client:
             yield client.get_executor()

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from specsim.cli.options import integer_flag, policy_list
+from specsim.cli.options import integer_flag, output_folder, policy_list
 from specsim.errors import SpecsimError
 
 
@@ -115,9 +115,7 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
         throughput=_number("--max-throughput-error", max_throughput_error) / 100,
         attainment_points=_number("--max-attainment-error", max_attainment_error),
     )
-    out_dir = Path(out) if out else Path(f"validate-{loaded.name}")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise SpecsimError(f"--out {out_dir}: exists and is not a folder")
+    out_dir = output_folder("--out", Path(out) if out else Path(f"validate-{loaded.name}"))
     from specsim.profile import load_profile, save_profile
 
     profile_value = load_profile(profile) if profile else None

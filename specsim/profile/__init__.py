@@ -51,8 +51,14 @@ def resolve_profile_path(name_or_path: str | Path, relative_to: Path | None = No
 
 def load_profile(name_or_path: str | Path, relative_to: Path | None = None) -> Profile:
     path = resolve_profile_path(name_or_path, relative_to)
+    if path.is_dir():
+        raise SpecsimError(f"{path}: a folder, not a profile (a JSON file)")
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SpecsimError(f"{path}: cannot read profile ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise SpecsimError(f"{path}: not a text file (not UTF-8): a profile is JSON") from None
     except json.JSONDecodeError as error:
         raise SpecsimError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
     if not isinstance(document, dict):

@@ -36,6 +36,15 @@ def _require_increasing(values: list[int], field: str) -> None:
         raise ValueError(f"must be strictly increasing, got {values}")
 
 
+def _require_non_negative(grid: Any, path: str = "time_s") -> None:
+    """A time a forward takes is ≥ 0 (a negative one would move the simulator's clock back)."""
+    if isinstance(grid, list):
+        for index, row in enumerate(grid):
+            _require_non_negative(row, f"{path}[{index}]")
+    elif grid < 0:
+        raise ValueError(f"{path} must be ≥ 0 seconds, got {grid}")
+
+
 def _require_shape(grid: Any, shape: tuple[int, ...], path: str = "time_s") -> None:
     if not shape:
         return
@@ -95,6 +104,7 @@ class DraftStepGrid(Strict):
         _require_increasing(self.batch_sizes, "batch_sizes")
         _require_increasing(self.context_tokens, "context_tokens")
         _require_shape(self.time_s, (len(self.batch_sizes), len(self.context_tokens)))
+        _require_non_negative(self.time_s)
         return self
 
 
@@ -118,6 +128,7 @@ class VerifyGrid(Strict):
             raise ValueError("tokens_per_request must start at 1 (plain decoding)")
         shape = (len(self.batch_sizes), len(self.tokens_per_request), len(self.context_tokens))
         _require_shape(self.time_s, shape)
+        _require_non_negative(self.time_s)
         return self
 
 
@@ -141,6 +152,7 @@ class PrefillGrid(Strict):
         _require_increasing(self.batch_sizes, "batch_sizes")
         _require_increasing(self.prompt_tokens, "prompt_tokens")
         _require_shape(self.time_s, (len(self.batch_sizes), len(self.prompt_tokens)))
+        _require_non_negative(self.time_s)
         return self
 
 

@@ -56,8 +56,12 @@ CASES: list[tuple[str, str, Any, list[str]]] = [
     ("grid path typo", "sweep.grid", {"workload.arival.rate": [1]}, ["bad.yaml", "sweep.grid", "arival"]),
     ("grid value invalid", "sweep.grid", {"workload.rate_scale": [1, -2]},
      ["bad.yaml", "sweep.grid", "workload.rate_scale=-2"]),
-    ("unknown profile", "profile", "h900-nothing", ["h900-nothing"]),
+    ("unknown profile", "profile", "h900-nothing", ["bad.yaml", "profile", "h900-nothing"]),
     ("NaN SLO", "slo.ttft_s", float("nan"), ["bad.yaml", "slo.ttft_s"]),
+    ("huge batch", "cluster.max_batch_size", 1_000_000_000, ["bad.yaml", "cluster.max_batch_size"]),
+    ("millions of replicas", "cluster.replicas", 5_000_000, ["bad.yaml", "cluster.replicas"]),
+    ("negative seed in seeds", "seeds", [0, -1], ["bad.yaml", "seeds.1"]),
+    ("workload too large", "workload.duration_s", 1e12, ["bad.yaml", "workload", "duration_s"]),
 ]
 
 
@@ -130,3 +134,66 @@ def test_sweep_refuses_a_folder_of_another_sweep(small_scenario: Path, tmp_path:
     (out / "sweep.json").write_text(json.dumps({"source": "other.yaml", "fingerprint": "0"}))
     message = error_line(["sweep", str(small_scenario), "--out", str(out), "--jobs", "1"])
     assert "different sweep" in message
+
+
+# -- files that are not what they should be, and where results cannot go ------------------------
+
+def test_a_scenario_or_profile_that_is_not_text(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00\x81 not yaml")
+    assert "binary.yaml" in error_line(["simulate", str(binary)])
+    raw = copy.deepcopy(SMALL_SCENARIO)
+    (tmp_path / "binary.json").write_bytes(b"\x89PNG\r\n\x1a\n\x00")
+    raw["profile"] = "binary.json"
+    message = error_line(["simulate", str(write_scenario(tmp_path, raw, "s.yaml"))])
+    assert "s.yaml: profile" in message and "binary.json" in message and "UTF-8" in message
+    raw["profile"] = str(tmp_path)
+    assert "a folder, not a profile" in error_line(["simulate", str(write_scenario(tmp_path, raw, "s.yaml"))])
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for name, previous in zip("bcdefghij", "abcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join(['*' + previous] * 10)}]")  # 10^10 values in all
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    message = error_line(["simulate", str(path)])
+    assert "bomb.yaml" in message and "expands" in message
+
+
+def test_a_profile_with_negative_latencies(tmp_path: Path) -> None:
+    document = json.loads(load_profile("h100-llama2-7b-llama-68m").model_dump_json())
+    document["latency"]["verify"]["time_s"][0][0][0] = -0.001
+    (tmp_path / "negative.json").write_text(json.dumps(document))
+    raw = copy.deepcopy(SMALL_SCENARIO)
+    raw["profile"] = "negative.json"
+    message = error_line(["simulate", str(write_scenario(tmp_path, raw, "s.yaml"))])
+    assert "negative.json" in message and "latency.verify" in message and "≥ 0" in message
+
+
+@pytest.mark.parametrize("command", [
+    ["simulate", "{scenario}", "--out", "{file}/run"],
+    ["simulate", "{scenario}", "--out", "{file}"],
+    ["sweep", "{scenario}", "--out", "{file}/sweep", "--jobs", "1"],
+    ["calibrate", "--gpu", "cpu", "--target", "cpu-target", "--draft", "cpu-draft", "--out", "{file}/p.json"],
+    ["profile", "roofline", "--gpu", "h100", "--target", "llama2-7b", "--draft", "llama-68m",
+     "--out", "{file}/p.json"],
+])
+def test_results_cannot_go_under_a_file(small_scenario: Path, tmp_path: Path, command: list[str]) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder would be made")
+    args = [part.format(scenario=small_scenario, file=blocker) for part in command]
+    message = error_line(args)
+    assert "--out" in message and "blocker" in message and "file" in message
+
+
+def test_a_scheduler_that_is_not_an_address(small_scenario: Path, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    args = ["sweep", str(small_scenario), "--scheduler", "notaurl", "--out", str(tmp_path / "s")]
+    assert "--scheduler notaurl" in error_line(args)
+
+
+def test_more_decoding_rows_than_a_simulation_holds(small_scenario: Path) -> None:
+    message = error_line(["simulate", str(small_scenario), "--set", "cluster.replicas=4000",
+                          "--set", "cluster.max_batch_size=300"])
+    assert "small.yaml" in message and "cluster" in message and "decoding rows" in message

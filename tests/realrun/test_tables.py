@@ -81,7 +81,7 @@ def test_refusals(tiny_pair, monkeypatch):
     with pytest.raises(SpecsimError, match="--draft is required"):
         serve(small_scenario(), "fixed:k=2", 0, target_dir, None, show_progress=False)
     with pytest.raises(SpecsimError, match=r"lower cluster\.max_batch_size"):
-        serve(small_scenario(max_batch_size=10**9, max_batch_tokens=10**9), "none", 0, target_dir, None,
+        serve(small_scenario(max_batch_size=65_536, max_batch_tokens=10**9), "none", 0, target_dir, None,
               show_progress=False)
 
 
