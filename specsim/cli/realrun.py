@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from specsim.cli.options import integer_flag, output_folder
+from specsim.cli.options import integer_flag, output_file, output_folder
 from specsim.errors import SpecsimError
 
 
@@ -30,9 +30,10 @@ from specsim.errors import SpecsimError
 @click.option("--decoding", metavar="greedy|sampling", help="Default: the scenario's.")
 @click.option("--threads", metavar="N", help="torch CPU threads.")
 @click.option("--quiet", is_flag=True, help="No progress line.")
+@click.option("--trace", metavar="FILE", help="Also write the run as a Chrome/Perfetto trace (JSON).")
 def command(scenario: str | None, target: str | None, draft: str | None, policy: str | None, seed: str,
             device: str, out: str | None, prompts: str | None, decoding: str | None, threads: str | None,
-            quiet: bool) -> None:
+            quiet: bool, trace: str | None) -> None:
     """Replay SCENARIO's requests in real time on a target/draft pair with continuous batching
     and batched speculative decoding under one policy. Ctrl-C stops early and keeps every
     finished request. One replica (cluster.replicas must be 1).
@@ -63,6 +64,7 @@ def command(scenario: str | None, target: str | None, draft: str | None, policy:
         raise SpecsimError(f"--policy: {error}") from None
     default_out = Path("runs") / "real" / loaded.name / f"{label.replace(':', '_')}-seed{seed_value}"
     out_path = output_folder("--out", Path(out) if out else default_out)
+    trace_path = output_file("--trace", Path(trace)) if trace else None
 
     import torch
 
@@ -74,6 +76,10 @@ def command(scenario: str | None, target: str | None, draft: str | None, policy:
     result = serve(loaded, spec, seed_value, target, draft, device=device, sampling=sampling,
                    show_progress=not quiet, prompts=prompts)
     result.write(out_path)
+    if trace_path is not None:
+        from specsim.report.trace import write_trace
+
+        click.echo(f"trace: {write_trace(result.requests, result.steps, trace_path)}")
     summary = result.summary
     note = " (interrupted)" if result.details.get("interrupted") else ""
     click.echo(f"wrote {out_path}{note}: {summary['finished']}/{summary['requests']} requests finished, "

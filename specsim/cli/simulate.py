@@ -21,11 +21,13 @@ from specsim.scenario import load_scenario
               help="Override a scenario field by dotted path (YAML value), e.g. workload.rate_scale=2.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the tables (default: runs/SCENARIO/POLICY-seedN).")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the run as a Chrome/Perfetto trace (JSON) to this file.")
 def command(scenario_path: str, policy_spec: str | None, seed: int | None, profile_name: str | None,
-            overrides: tuple[str, ...], out_dir: Path | None) -> None:
+            overrides: tuple[str, ...], out_dir: Path | None, trace_path: Path | None) -> None:
     """Simulate one run of SCENARIO under one policy and seed."""
     from sim.cluster import simulate
-    from specsim.cli.options import output_folder, parse_overrides
+    from specsim.cli.options import output_file, output_folder, parse_overrides
     from specsim.policy import make_policy
 
     scenario = load_scenario(scenario_path)
@@ -41,8 +43,14 @@ def command(scenario_path: str, policy_spec: str | None, seed: int | None, profi
         raise SpecsimError(f"--seed: must be ≥ 0, got {run_seed}")
     default = Path("runs") / scenario.name / f"{_slug(label)}-seed{run_seed}"
     folder = output_folder("--out", out_dir or default)
+    if trace_path is not None:
+        output_file("--trace", trace_path)
     result = simulate(scenario, spec, run_seed)
     result.write(folder)
+    if trace_path is not None:
+        from specsim.report.trace import write_trace
+
+        click.echo(f"trace: {write_trace(result.requests, result.steps, trace_path)}")
     click.echo(format_summary(result.summary))
     click.echo(f"tables: {folder}/")
 
