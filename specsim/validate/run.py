@@ -31,6 +31,7 @@ from specsim.errors import SpecsimError
 from specsim.policy import make_policy
 from specsim.profile import Profile
 from specsim.profile.scale import scale_forwards
+from specsim.report.trace import write_trace
 from specsim.results import RunResult
 from specsim.scenario import Scenario, build_requests
 from specsim.validate.acceptance import measured_acceptance
@@ -143,6 +144,8 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                 folder = Path(out) / "runs" / point_slug(label, load)
                 for name, result in runs.items():
                     result.write(folder / RUN_FOLDERS[name])
+                    # the real and simulated runs of a point open side by side in a trace viewer
+                    write_trace(result.requests, result.steps, folder / RUN_FOLDERS[name] / "trace.json")
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     notes = [f"scenario {scenario.name} ({scenario.source}), seed {seed}, profile {profile.name} "
              f"({profile.source}), target {target}, draft {draft}, device {device}, "

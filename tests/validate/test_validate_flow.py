@@ -61,6 +61,7 @@ def test_identical_worlds_give_zero_error(shipped_profile, tmp_path):
     folder = tmp_path / "runs" / "fixed_k=3@0.5"
     assert sorted(p.name for p in folder.iterdir()) == ["real", "real-repeat", "sim", "sim-real-speed",
                                                         "sim-replay"]
+    assert all((run / "trace.json").exists() for run in folder.iterdir())  # each opens in Perfetto
     # the "real" run is the simulator: it ran at the profile's speed, give or take the replay's
     # different step compositions
     factor = read_result(folder / "sim-real-speed").details["decode_time_ratio"]
