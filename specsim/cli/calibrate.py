@@ -93,7 +93,9 @@ def command(gpu: str | None, target: str | None, draft: str | None, out: str | N
             acceptance_from, benchmark_policy, engine_name, seqs, budget, seed_value or 0)
         return
     for flag, value in (("--max-num-seqs", max_num_seqs),
-                        ("--max-num-batched-tokens", max_num_batched_tokens)):
+                        ("--max-num-batched-tokens", max_num_batched_tokens),
+                        ("--benchmark-policy", None if benchmark_policy == "none" else benchmark_policy),
+                        ("--engine", None if engine_name == "vllm" else engine_name)):
         if value is not None:
             raise SpecsimError(f"{flag}: applies only with --from-benchmark")
     # integers parsed here, not by click, so that a typo gives one line, not a usage block
