@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from specsim.policy.base import BatchView, Policy
+from specsim.policy.base import BatchView, Policy, StepOutcome
 from specsim.policy.estimates import expected_tokens, observed_trials
 from specsim.policy.params import changed_parameters
 
@@ -16,37 +16,35 @@ _ACCEPTED, _TRIALS = 0, 1
 class Goodput(Policy):
     """Choose one speculation length for the batch that maximises predicted goodput.
 
-    Source: SmartSpec (Liu et al., arXiv 2406.14066) and its public vLLM implementation.
-    Rule, for a batch of B requests with acceptance estimates α̂ᵢ and the profile's step time T:
+    Source: SmartSpec (Liu et al., arXiv 2406.14066) and its public vLLM implementation
+    (`vllm/spec_decode/dsd.py`). Rule, for a batch of B requests and the profile's step time T
+    (the step the engine will run: `CostEstimator.uniform_step_s`):
 
         Goodput(k) = Σᵢ E(k; α̂ᵢ) / T(B, k),   E(k; α) = (1 − α^(k+1)) / (1 − α)
-        T(B, k)    = T_draft(k) + T_verify(B·(k+1) tokens) + T_overhead   (CostEstimator)
         k* = first local maximum of Goodput over k = 0, 1, …, k_max, with Goodput(0) × margin
 
     (Goodput(0) is multiplied by `margin` = 1.1: speculation must be more than 10% better.)
     The enumeration stops at the first drop, which is the maximum since Goodput is quasi-concave
     for T linear in k.
 
-    Acceptance estimate — choices at POLICIES.md's **choose** points and departures:
-    - per request (in `view.memory`), not per batch: the batch's expected tokens are the sum
-      over its requests, so a batch of easy and hard requests is valued for what it holds;
-    - the source's EMA α ← 0.85·α + 0.15·α_obs, starting at α = 0.7, is applied to the two parts
-      of the estimate separately — accepted tokens and Bernoulli trials (accepted prefix + the
-      rejected token, if any) — and α̂ = EMA(accepted) / EMA(trials). The per-step ratio
-      accepted/verified the source averages is biased low for long drafts (a truncated run) and
-      is undefined for steps that verified nothing; the ratio of averages is neither. The
-      prior counts as one trial at 0.7;
-    - the estimate is updated from `view.last_verified`/`view.last_accepted` at the next
-      `plan_draft`, because `observe` has no access to per-request memory;
-    - k is recomputed every `every` steps (the source: 20, to save its regression's cost) —
-      default every step, since here the evaluation costs microseconds and a stale k under a
-      changing batch is the larger error. With every > 1 the last k is reused in between.
+    Acceptance estimate, as published (`alpha=batch`, the default): one α for the batch,
+    α ← 0.85·α + 0.15·(accepted / drafted) with both counts cumulative since the start, from
+    α₀ = 0.7, updated when k is recomputed — every `every` = 20 steps, k = 0 until the first
+    recomputation (the source reuses k between recomputations to save its regression's cost).
+
+    Option `alpha=per_request` (the project's variant; with `every=1` as it ran before the
+    published rule was the default): one estimate per request, in `view.memory`, the same EMA
+    applied to accepted tokens and to Bernoulli trials (accepted prefix + the rejected token, if
+    any) separately, α̂ᵢ = EMA(accepted) / EMA(trials) — the per-step ratio accepted/verified is
+    biased low for long drafts and undefined for steps that verified nothing; the prior counts as
+    one trial at α₀; updated from `view.last_verified`/`view.last_accepted` at the next
+    `plan_draft`. A batch of easy and hard requests is then valued for what it holds.
     """
 
     name = "goodput"
 
     def __init__(self, k_max: int = 8, alpha0: float = 0.7, ema: float = 0.15, margin: float = 1.1,
-                 every: int = 1) -> None:
+                 every: int = 20, alpha: str = "batch") -> None:
         if k_max < 1:
             raise ValueError("k_max must be ≥ 1")
         if not 0.0 < alpha0 < 1.0:
@@ -57,17 +55,23 @@ class Goodput(Policy):
             raise ValueError("margin must be > 0")
         if every < 1:
             raise ValueError("every must be ≥ 1")
+        if alpha not in ("batch", "per_request"):
+            raise ValueError(f"alpha must be 'batch' or 'per_request', got {alpha!r}")
         self.k_max = k_max
         self.alpha0 = alpha0
         self.ema = ema
         self.margin = margin
         self.every = every
+        self.alpha = alpha
         self.max_draft_tokens = k_max
         self._steps = 0
         self._k = 0
+        self._batch_alpha = alpha0  # alpha=batch: the EMA
+        self._accepted = 0  # alpha=batch: cumulative counts since the start
+        self._drafted = 0
 
     def acceptance(self, view: BatchView) -> np.ndarray:
-        """Update each request's estimate from its previous step; return α̂ᵢ."""
+        """alpha=per_request: update each request's estimate from its previous step; α̂ᵢ."""
         memory = view.memory
         fresh = np.isnan(memory[:, _TRIALS])
         if fresh.any():
@@ -83,6 +87,13 @@ class Goodput(Policy):
             memory[seen, _TRIALS] = keep * memory[seen, _TRIALS] + self.ema * trials
         return memory[:, _ACCEPTED] / memory[:, _TRIALS]
 
+    def batch_acceptance(self) -> float:
+        """alpha=batch: fold the cumulative ratio into the EMA (at a recomputation); α̂."""
+        if self._drafted > 0:
+            observed = self._accepted / self._drafted
+            self._batch_alpha = (1.0 - self.ema) * self._batch_alpha + self.ema * observed
+        return self._batch_alpha
+
     def choose_k(self, view: BatchView, alpha: np.ndarray) -> int:
         batch = view.batch_size
         cost = view.cost
@@ -97,12 +108,20 @@ class Goodput(Policy):
         return best_k
 
     def plan_draft(self, view: BatchView) -> np.ndarray:
-        alpha = self.acceptance(view)  # every step, so no observation is missed
-        if self._steps % self.every == 0:
-            self._k = self.choose_k(view, alpha)
+        if self.alpha == "per_request":
+            alpha = self.acceptance(view)  # every step, so no observation is missed
+            if self._steps % self.every == 0:
+                self._k = self.choose_k(view, alpha)
+        elif self._steps > 0 and self._steps % self.every == 0:
+            self._k = self.choose_k(view, np.full(view.batch_size, self.batch_acceptance()))
         self._steps += 1
         return np.full(view.batch_size, self._k, dtype=np.int64)
 
+    def observe(self, outcome: StepOutcome) -> None:
+        if self.alpha == "batch":
+            self._accepted += int(outcome.accepted.sum())
+            self._drafted += int(outcome.drafted.sum())
+
     def parameters(self) -> dict[str, object]:
         return changed_parameters(self, {"k_max": self.k_max, "alpha0": self.alpha0, "ema": self.ema,
-                                         "margin": self.margin, "every": self.every})
+                                         "margin": self.margin, "every": self.every, "alpha": self.alpha})
