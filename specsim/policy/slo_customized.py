@@ -15,52 +15,54 @@ class SloCustomized(Policy):
     """Give each request the draft tokens it needs to stay within its own TPOT SLO; give the
     rest of the step's token budget to the tokens most likely to be accepted.
 
-    Source: AdaServe (arXiv 2501.12162), in sequence form (one draft chain per request instead of
-    a tree). Per request i: SLOᵢ its TPOT target (`view.slo_tpot_s`, already × scale), tᵢ the
-    decode time elapsed since its first token, dᵢ the tokens decoded since it, Pᵢⱼ = Π_{t≤j} pᵢₜ
-    the path probability of its j-th draft token, T the predicted step time:
+    Source: AdaServe (arXiv 2501.12162) and its public code (flexflow-serve, `request_manager.cc`,
+    branch `specscheduler`), in sequence form (one draft chain per request instead of a tree).
+    Per request i: SLOᵢ its TPOT target (`view.slo_tpot_s`, already × scale), tᵢ the decode time
+    elapsed since its first token, dᵢ the tokens it decoded (the first one included), Pᵢⱼ =
+    Π_{t≤j} pᵢₜ the path probability of its j-th draft token, T the predicted step time:
 
-        depth  = min(⌈N / B⌉, max_depth), 0 when N = B        draft depth, adapts to load
+        N      = max tokens per batch: `max_tokens`, else the scenario's step token budget
+        depth  = clip(⌈N / B⌉, 1, max_depth)                  draft depth, adapts to load
         nᵢ     = clip((T·cf + tᵢ)/SLOᵢ − dᵢ, 1, depth + 1)    tokens needed this step, cf = 1.05
         budget = N − B                                       each request's own token is free
         SLO phase: in ascending nᵢ, request i takes its first mᵢ draft tokens, the fewest with
-                   1 + Σ_{j≤mᵢ} Pᵢⱼ ≥ nᵢ (all if never), capped at ⌊1.2·budget/B⌋ and at what
-                   is left of the budget
+                   1 + Σ_{j≤mᵢ} Pᵢⱼ ≥ nᵢ (all if never), capped at ⌊1.2·N/B⌋ and at what is
+                   left of the budget
         throughput phase: what is left of the budget goes to the remaining draft tokens with
                    the highest Pᵢⱼ across all requests (a global max-heap; they form prefixes
                    because P never increases along a path)
 
     A request with slack has nᵢ = 1, takes nothing in the SLO phase and competes only in the
     throughput phase; a request near its deadline is served first with its likeliest tokens.
+    T is the predicted step of the whole plan (the step the engine runs: draft `depth` passes
+    for all, verify, the prompt chunks beside it). Path probabilities are the raw draft
+    confidences, as in the source.
 
-    **Choice** — N, "max tokens per batch": AdaServe profiles it as the verify size the GPU
-    handles at little extra cost. Here, unless `max_tokens` > 0 fixes it, N is derived every step
-    from the cost estimator: the largest B·q (q = tokens per request, 1 ≤ q ≤ max_depth + 1) whose
-    predicted verify time is within `knee` of plain decoding's, T_verify(B, q) ≤ (1 + knee)·
-    T_verify(B, 1), capped by the engine's step budget `view.max_batch_tokens`. knee = 0.5: on the
-    default H100 profile a 10% knee gives depth 0 from B ≈ 140, and the lost throughput grows
-    the batch further (at 40 req/s of 256+256 tokens, SLO attainment 0.63 against 1.00 for
-    fixed k = 1); 0.3 and 0.5 both reach 1.00 there and 0.5 is ahead in overload. At a large
-    batch on a compute-bound target it still gives depth 0: plain decoding.
-    T is the predicted step of the whole plan: draft `depth` passes for all, verify N tokens.
-    Departures: sequence form, not trees (the engine drafts chains); path probabilities are the
-    raw draft confidences, as in the source (no online calibration).
+    Option `budget=knee` (the project's variant, the default before the published rule): N is
+    derived every step from the cost model — the largest B·q (1 ≤ q ≤ max_depth + 1) whose
+    verify time is within `knee` of plain decoding's, T_verify(B, q) ≤ (1 + knee)·T_verify(B, 1),
+    capped by the step budget — so speculation shrinks to depth 0 on a compute-bound batch; the
+    SLO-phase cap is ⌊1.2·(N − B)/B⌋ and dᵢ leaves the first token out. knee = 0.5: on the
+    default H100 profile a 10% knee gives depth 0 from B ≈ 140.
     """
 
     name = "slo_customized"
 
-    def __init__(self, max_depth: int = 8, max_tokens: int = 0, knee: float = 0.5,
+    def __init__(self, max_depth: int = 8, max_tokens: int = 0, budget: str = "fixed", knee: float = 0.5,
                  safety: float = 1.05, share_cap: float = 1.2) -> None:
         if max_depth < 1:
             raise ValueError("max_depth must be ≥ 1")
         if max_tokens < 0:
-            raise ValueError("max_tokens must be ≥ 0 (0: derive it from the cost model)")
+            raise ValueError("max_tokens must be ≥ 0 (0: the scenario's step token budget)")
+        if budget not in ("fixed", "knee"):
+            raise ValueError(f"budget must be 'fixed' or 'knee', got {budget!r}")
         if knee < 0.0:
             raise ValueError("knee must be ≥ 0")
         if safety <= 0.0 or share_cap <= 0.0:
             raise ValueError("safety and share_cap must be > 0")
         self.max_depth = max_depth
         self.max_tokens = max_tokens
+        self.budget = budget
         self.knee = knee
         self.safety = safety
         self.share_cap = share_cap
@@ -72,6 +74,8 @@ class SloCustomized(Policy):
         batch = view.batch_size
         if self.max_tokens > 0:
             return min(self.max_tokens, view.max_batch_tokens)
+        if self.budget == "fixed":
+            return view.max_batch_tokens
         cost, context = view.cost, view.mean_context_tokens
         limit = (1.0 + self.knee) * cost.verify_pass_s(batch, 1.0, context)
         best = 1
@@ -85,13 +89,17 @@ class SloCustomized(Policy):
         batch = view.batch_size
         tokens = self.batch_tokens(view)
         self._budget_tokens = tokens
-        depth = min(math.ceil(tokens / batch), self.max_depth) if tokens > batch else 0
+        if self.budget == "fixed":
+            depth = min(max(math.ceil(tokens / batch), 1), self.max_depth)
+        else:
+            depth = min(math.ceil(tokens / batch), self.max_depth) if tokens > batch else 0
         return np.full(batch, depth, dtype=np.int64)
 
     def needed_tokens(self, view: BatchView, step_s: float, depth: int) -> np.ndarray:
         """nᵢ = clip((T·cf + tᵢ)/SLOᵢ − dᵢ, 1, depth + 1)."""
         elapsed = view.now_s - view.first_token_s
-        decoded = view.generated_tokens - 1
+        # the source counts every decoded token, the first included; the knee variant did not
+        decoded = view.generated_tokens if self.budget == "fixed" else view.generated_tokens - 1
         need = (step_s * self.safety + elapsed) / view.slo_tpot_s - decoded
         return np.clip(need, 1.0, depth + 1.0)
 
@@ -110,7 +118,7 @@ class SloCustomized(Policy):
         enough = emitted >= need[:, None] - 1e-12
         first = np.where(enough.any(axis=1), enough.argmax(axis=1) + 1, depth)
         taken = np.where(need > 1.0, first, 0)
-        cap = int(self.share_cap * budget / batch)
+        cap = int(self.share_cap * (self._budget_tokens if self.budget == "fixed" else budget) / batch)
         taken = np.minimum(np.minimum(taken, cap), lengths)
         # SLO phase, in ascending nᵢ (stable: ties keep row order), until the budget runs out
         order = np.argsort(need, kind="stable")
@@ -135,6 +143,6 @@ class SloCustomized(Policy):
 
     def parameters(self) -> dict[str, object]:
         return changed_parameters(self, {
-            "max_depth": self.max_depth, "max_tokens": self.max_tokens, "knee": self.knee,
-            "safety": self.safety, "share_cap": self.share_cap,
+            "max_depth": self.max_depth, "max_tokens": self.max_tokens, "budget": self.budget,
+            "knee": self.knee, "safety": self.safety, "share_cap": self.share_cap,
         })
