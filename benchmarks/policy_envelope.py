@@ -40,7 +40,7 @@ def short_name(label: str) -> str:
     if name == "fixed":
         return arguments  # "k=3"
     if name == "adaptive" and arguments:  # the ablations: "ad:drafter-off", "ad:gate=step"
-        return "ad:" + arguments.replace("=false", "-off").replace("gate_bound=", "gate=")
+        return "ad:" + arguments.replace("=false", "-off").replace("confidence=", "")
     base = SHORT.get(name, name)
     return base if not arguments or name == "disable_by_batch" else f"{base}:{arguments}"
 

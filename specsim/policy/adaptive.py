@@ -14,15 +14,16 @@ CALIBRATION_BINS = 20
 class Adaptive(Policy):
     """Speculate as far as batch efficiency rises, verify only the tokens that pay, within the SLO.
 
-    Source: SpecServe / AdaSpec (arXiv 2503.05096; ACM SoCC 2025) and its public code. Notation:
-    B running requests, pᵢⱼ the draft model's confidence in the token it proposed at position j,
-    a(p) the calibrated acceptance probability of a token with confidence p, T(k⃗) the profile's
-    predicted step time (CostEstimator.step_s) for per-request draft/verify lengths k⃗.
+    Source: SpecServe / AdaSpec (arXiv 2503.05096; ACM SoCC 2025) and its public code (a vLLM
+    0.6.3 fork, `draft_model_runner.py`). Notation: B running requests, pᵢⱼ the draft model's
+    confidence in the token it proposed at position j, T(k⃗) the predicted step time
+    (`CostEstimator.step_s`: the step the engine runs) for per-request draft/verify lengths k⃗.
 
-        ĉᵢⱼ   = Π_{t≤j} a(pᵢₜ)                 path confidence ≈ P(first j tokens accepted)
+        ĉᵢⱼ   = Π_{t≤j} pᵢₜ                    path confidence ≈ P(first j tokens accepted)
         A(k⃗)  = B + Σᵢ Σ_{j≤kᵢ} ĉᵢⱼ             expected emitted tokens
         G(k⃗)  = A(k⃗) / T(k⃗)                   efficiency, tokens per second
-        prior: ĉᵢ,ⱼ₊₁ ≈ ĉᵢⱼ · c̄,  c̄ = running mean of a(p) over drafted tokens (starts at 0.6)
+        prior: ĉᵢ,ⱼ₊₁ ≈ ĉᵢⱼ · c̄,  c̄ = the mean of every raw pᵢⱼ drafted so far (starts at 0.6),
+               updated inside the drafting loop after each pass that did not lower G
 
     Three parts, each switchable for ablations (all on by default):
 
@@ -42,47 +43,40 @@ class Adaptive(Policy):
        tokens are prefixes; T is piecewise linear between whole tokens per request (as the
        profile's grid is), so G is evaluated for every removal count at once.
        Off: every drafted token is verified.
-    3. `slo_gate` — a k whose predicted step time T(k) (uniform k for the batch) exceeds the TPOT
-       bound is infeasible: k is capped at the largest feasible value, down to 0. If even T(0)
-       exceeds the bound, no k is feasible and the gate steps aside (shrinking would only cut
-       throughput for requests it cannot save). The authors' code hard-codes 40 ms and comments
-       the gate out; here it is on. **Choice** — the bound, from each running request's TPOT
-       target SLOᵢ (`view.slo_tpot_s`, already the scenario's target × SLO scale), tᵢ its decode
-       time so far and dᵢ + 1 = `generated_tokens` its decoded tokens after this step:
-         `gate_bound=slack` (default): T ≤ minᵢ (SLOᵢ·(dᵢ + 1) − tᵢ) over the requests for
-           which this is positive — the step must not push any request's average TPOT (the
-           metric: (finish − first token)/(output − 1)) over its SLO even if it gains only its
-           guaranteed token. A request just past its first token has a bound ≈ SLOᵢ; one that
-           banked slack from earlier speculation tolerates a longer step.
-         `gate_bound=step`: T ≤ minᵢ SLOᵢ — the source's per-step form, "each request gains
-           ≥ 1 token per step, so T ≤ bound keeps every TPOT inside its SLO". It ignores banked
-           slack and the tokens speculation adds; near saturation it holds the batch at k = 0
-           (default profile, 80 req/s of 256+256 tokens, TPOT SLO 30 ms: goodput 4.8 req/s
-           against 9.3 with `slack` and 9.3 with the gate off, plain decoding 2.7).
-       With SLO classes the strictest running request binds in both forms.
+    3. `slo_gate` — "blocks operations if the predicted time exceeds the SLO's TPOT constraint":
+       a k whose predicted step time T(k) (uniform k for the batch) exceeds minᵢ SLOᵢ (the
+       running requests' TPOT targets, `view.slo_tpot_s`, already × SLO scale) is infeasible; k
+       is the largest feasible value, 0 when even T(1) is over the bound. The authors' code
+       hard-codes 40 ms and comments the gate out; here it is on.
 
-    Departures: (a) the source takes raw confidences as acceptance probabilities; here a(p) is
-    calibrated online against observed acceptance — a binned table of per-token acceptance
-    given confidence, counting each verified token up to and including the first rejection
-    (P(accept | p, prefix accepted), what the path product needs): a(p) = p · rᵦ with
-    rᵦ = (accepted_b + w·m_b) / (Σ_{tried in b} p + w·m_b) for p's bin b (20 bins, centre m_b),
-    i.e. observed over predicted acceptance in the bin, shrunk towards 1 by w = `prior_weight`
-    pseudo-observations and decayed by `decay` per step to follow drift. With no observations
-    it is exactly the identity, i.e. the source. (b) c̄ averages calibrated a(p),
-    not raw p, and is updated in `observe` after each step, not inside the drafting loop.
+    Options — the project's variants, the defaults before the published rules were:
+    - `gate=slack`: the bound is each request's banked slack, T ≤ minᵢ (SLOᵢ·(dᵢ + 1) − tᵢ) over
+      the requests for which it is positive (tᵢ the decode time so far, dᵢ + 1 = its decoded
+      tokens after this step): no request's average TPOT goes over its SLO even if it gains only
+      its guaranteed token; and when even T(0) is over the bound the gate steps aside (k_max):
+      shrinking cannot save those requests and costs throughput. (Default profile, 80 req/s of
+      256+256 tokens, TPOT SLO 30 ms: goodput 9.3 req/s against 4.8 with the per-step bound.)
+    - `confidence=calibrated`: ĉ and c̄ use a(p), p calibrated online against observed acceptance
+      — a binned table of per-token acceptance given confidence, counting each verified token up
+      to and including the first rejection: a(p) = p · rᵦ with rᵦ = (accepted_b + w·m_b) /
+      (Σ_{tried in b} p + w·m_b) for p's bin b (20 bins, centre m_b), shrunk towards 1 by
+      w = `prior_weight` pseudo-observations and decayed by `decay` per step; c̄ is an EMA
+      (`decay`) of the calibrated a(p), updated in `observe` after each step.
     """
 
     name = "adaptive"
 
     def __init__(self, k_max: int = 8, drafter: bool = True, verifier: bool = True,
-                 slo_gate: bool = True, gate_bound: str = "slack", prior: float = 0.6,
+                 slo_gate: bool = True, gate: str = "step", confidence: str = "raw", prior: float = 0.6,
                  prior_weight: float = 20.0, decay: float = 0.99) -> None:
         if k_max < 1:
             raise ValueError("k_max must be ≥ 1")
         if not 0.0 < prior < 1.0:
             raise ValueError("prior must be in (0, 1)")
-        if gate_bound not in ("step", "slack"):
-            raise ValueError(f"gate_bound must be 'step' or 'slack', got {gate_bound!r}")
+        if gate not in ("step", "slack"):
+            raise ValueError(f"gate must be 'step' or 'slack', got {gate!r}")
+        if confidence not in ("raw", "calibrated"):
+            raise ValueError(f"confidence must be 'raw' or 'calibrated', got {confidence!r}")
         if prior_weight <= 0.0:
             raise ValueError("prior_weight must be > 0")
         if not 0.0 < decay <= 1.0:
@@ -91,17 +85,19 @@ class Adaptive(Policy):
         self.drafter = drafter
         self.verifier = verifier
         self.slo_gate = slo_gate
-        self.gate_bound = gate_bound
+        self.gate = gate
+        self.confidence = confidence
         self.prior = prior
         self.prior_weight = prior_weight
         self.decay = decay
         self.max_draft_tokens = k_max
         self.mean_acceptance = prior  # c̄
+        self._raw_sum, self._raw_count = 0.0, 0  # confidence=raw: every raw p kept for c̄
         centres = (np.arange(CALIBRATION_BINS) + 0.5) / CALIBRATION_BINS
         self._bin_centres = centres
         self._accepts = np.zeros(CALIBRATION_BINS)
         self._predicted = np.zeros(CALIBRATION_BINS)  # Σ p over the tried tokens of each bin
-        self._table = np.ones(CALIBRATION_BINS)  # a(p) = p × table[bin of p]
+        self._table = np.ones(CALIBRATION_BINS)  # a(p) = p × table[bin of p]; ones: raw p
         # the drafting loop's state within one step
         self._efficiency = 0.0  # G of the passes run so far
         self._passes = 0
@@ -123,7 +119,7 @@ class Adaptive(Policy):
     def tpot_bound(self, view: BatchView) -> float:
         """The step time the gate allows (see the class docstring); inf when nothing binds."""
         slo = view.slo_tpot_s
-        if self.gate_bound == "step":
+        if self.gate == "step":
             return float(slo.min())
         # "slack": the longest step after which every request's average TPOT, counting only its
         # guaranteed token, is still within its SLO: tᵢ + T ≤ SLOᵢ·(dᵢ + 1)
@@ -140,7 +136,8 @@ class Adaptive(Policy):
         if cost.uniform_step_s(batch, self.k_max, context) <= bound:
             return self.k_max
         if cost.uniform_step_s(batch, 0, context) > bound:
-            return self.k_max  # nothing is feasible: the gate has no feasible k to prefer
+            # nothing is feasible: the source blocks speculation; gate=slack steps aside
+            return self.k_max if self.gate == "slack" else 0
         low, high = 0, self.k_max  # T(low) ≤ bound < T(high); T increases with k
         while high - low > 1:
             middle = (low + high) // 2
@@ -191,6 +188,7 @@ class Adaptive(Policy):
             previous, self._efficiency = self._efficiency, efficiency
             if efficiency < previous:  # correct: this pass lowered G — stop, keep its tokens
                 return np.zeros(batch, dtype=bool)
+            self._learn_prior(column)
             next_s = cost.uniform_step_s(batch, passes + 1, context)
             self._next_uniform = (passes + 1, next_s)
             predicted = (self._tokens + newest * self.mean_acceptance) / next_s
@@ -202,6 +200,7 @@ class Adaptive(Policy):
         previous, self._efficiency = self._efficiency, efficiency
         if efficiency < previous:
             return np.zeros(batch, dtype=bool)
+        self._learn_prior(column[~np.isnan(column)])
         extending = lengths == passes
         predicted_tokens = self._tokens + float(self._path[extending].sum()) * self.mean_acceptance
         predicted = predicted_tokens / cost.step_s(lengths + extending, None, context)
@@ -248,7 +247,17 @@ class Adaptive(Policy):
         order = np.lexsort((-positions, values))
         return rows[order], values[order]
 
+    def _learn_prior(self, confidences: np.ndarray) -> None:
+        """confidence=raw: c̄ is the mean of every raw p drafted on passes that did not lower G."""
+        if self.confidence != "raw" or len(confidences) == 0:
+            return
+        self._raw_sum += float(confidences.sum())
+        self._raw_count += len(confidences)
+        self.mean_acceptance = self._raw_sum / self._raw_count
+
     def observe(self, outcome: StepOutcome) -> None:
+        if self.confidence == "raw":
+            return  # the source learns nothing from the verification
         confidences = outcome.confidences
         if confidences.size == 0 or not outcome.drafted.any():
             return
@@ -274,6 +283,6 @@ class Adaptive(Policy):
     def parameters(self) -> dict[str, object]:
         return changed_parameters(self, {
             "k_max": self.k_max, "drafter": self.drafter, "verifier": self.verifier,
-            "slo_gate": self.slo_gate, "gate_bound": self.gate_bound, "prior": self.prior,
+            "slo_gate": self.slo_gate, "gate": self.gate, "confidence": self.confidence, "prior": self.prior,
             "prior_weight": self.prior_weight, "decay": self.decay,
         })

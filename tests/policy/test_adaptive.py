@@ -125,17 +125,17 @@ def test_verifier_keeps_everything_when_verification_is_free() -> None:
         make_view(4, cost), Drafts(np.full((4, 5), 0.01), np.full(4, 5))).tolist() == [5] * 4
 
 
-@pytest.mark.parametrize("gate_bound", ["step", "slack"])
-def test_slo_gate_caps_k_exactly_where_the_predicted_step_breaks_the_tightest_tpot(gate_bound: str) -> None:
+@pytest.mark.parametrize("gate", ["step", "slack"])
+def test_slo_gate_caps_k_exactly_where_the_predicted_step_breaks_the_tightest_tpot(gate: str) -> None:
     cost = estimator(draft_step_s=0.001, verify_base_s=0.01, verify_per_token_s=0.0001)
     batch = 16
     times = [cost.uniform_step_s(batch, k, 512) for k in range(9)]
-    policy = make_policy(f"adaptive:drafter=false,gate_bound={gate_bound}")
+    policy = make_policy(f"adaptive:drafter=false,gate={gate}")
 
     def slo_for(step_s: float) -> float:
         """The TPOT target whose bound is step_s: step gives SLO; slack gives SLO·(d+1) − t with
         d + 1 = 10 tokens decoded after this step and t = 1 s decoding so far (make_view)."""
-        return step_s if gate_bound == "step" else (step_s + 1.0) / 10
+        return step_s if gate == "step" else (step_s + 1.0) / 10
 
     for k in range(8):
         # the tightest request's bound just above T(k), then just below it
@@ -145,9 +145,10 @@ def test_slo_gate_caps_k_exactly_where_the_predicted_step_breaks_the_tightest_tp
         if k > 0:
             targets[3] = slo_for(times[k] * 0.9999)
             assert int(policy.plan_draft(make_view(batch, cost, slo_tpot_s=targets))[0]) == k - 1
-    # above the bound even without speculation: no k is feasible, the gate steps aside
+    # above the bound even without speculation: no k is feasible — the source blocks speculation,
+    # the slack variant steps aside
     tight = slo_for(times[0] * 0.5)
-    assert int(policy.plan_draft(make_view(batch, cost, slo_tpot_s=tight))[0]) == 8
+    assert int(policy.plan_draft(make_view(batch, cost, slo_tpot_s=tight))[0]) == (0 if gate == "step" else 8)
     off = make_policy("adaptive:drafter=false,slo_gate=false")
     assert int(off.plan_draft(make_view(batch, cost, slo_tpot_s=slo_for(times[1])))[0]) == 8
 
@@ -155,7 +156,7 @@ def test_slo_gate_caps_k_exactly_where_the_predicted_step_breaks_the_tightest_tp
 def test_slack_bound_uses_banked_slack_and_ignores_requests_already_behind() -> None:
     cost = estimator(draft_step_s=0.001, verify_base_s=0.01, verify_per_token_s=0.0001)
     times = [cost.uniform_step_s(2, k, 512) for k in range(9)]
-    policy = make_policy("adaptive:drafter=false")
+    policy = make_policy("adaptive:drafter=false,gate=slack")
     # both requests target T(2) per token; request 0 is fresh (1 token, no decode time yet),
     # request 1 decoded 100 tokens in 50 ms: far ahead of its SLO
     view = make_view(2, cost, slo_tpot_s=times[2] * 1.0001, generated=np.array([1, 100]),
@@ -171,7 +172,7 @@ def test_slack_bound_uses_banked_slack_and_ignores_requests_already_behind() -> 
 
 
 def test_calibration_learns_observed_acceptance_given_confidence() -> None:
-    policy = make_policy("adaptive")
+    policy = make_policy("adaptive:confidence=calibrated")
     assert policy.calibrated(np.array([0.9]))[0] == pytest.approx(0.9)  # no data: identity
     rng = np.random.default_rng(0)
     batch, width = 64, 4
@@ -184,3 +185,23 @@ def test_calibration_learns_observed_acceptance_given_confidence() -> None:
             draft_s=0.0, verify_s=0.0, prefill_s=0.0, step_s=0.0, mean_context_tokens=512.0))
     assert policy.calibrated(np.array([0.9]))[0] == pytest.approx(0.45, abs=0.03)
     assert policy.mean_acceptance == pytest.approx(0.45, abs=0.05)
+
+
+def test_published_prior_is_the_mean_of_raw_confidences_on_passes_that_paid() -> None:
+    cost = estimator(draft_step_s=0.0001, verify_base_s=0.01, verify_per_token_s=0.0)
+    policy = make_policy("adaptive:verifier=false,slo_gate=false")
+    assert policy.mean_acceptance == pytest.approx(0.6)  # the prior before any draft
+    confidences = np.array([[0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.5, 0.5], [0.5] * 8])
+    learned: list[np.ndarray] = []
+    learn = policy._learn_prior
+    policy._learn_prior = lambda column: (learned.append(column.copy()), learn(column))
+    result = run_step(policy, make_view(2, cost), ScriptedBackend(confidences))
+    # seven passes: the first six raised G and taught c̄; the seventh lowered it (kept, not learned)
+    assert result.drafted.tolist() == [7, 7] and len(learned) == 6
+    assert policy.mean_acceptance == pytest.approx(float(confidences[:, :6].mean()))
+    # and verification teaches it nothing: the calibration table stays the identity
+    policy.observe(StepOutcome(
+        now_s=0.0, request_ids=np.arange(2), drafted=result.drafted, verified=result.drafted,
+        accepted=np.zeros(2, dtype=np.int64), confidences=result.confidences, draft_s=0.0, verify_s=0.0,
+        prefill_s=0.0, step_s=0.0, mean_context_tokens=512.0))
+    assert policy.calibrated(np.array([0.9]))[0] == pytest.approx(0.9)

@@ -9,7 +9,7 @@ from specsim.policy import POLICIES, make_policy
 from tests.sim.scenarios import poisson_scenario
 
 SPECS = ["none", "fixed:k=3", "disable_by_batch:k=3,max_batch=8", "disable_by_batch:sticky=true",
-         "threshold", "goodput", "goodput:every=20", "adaptive", "adaptive:gate_bound=step",
+         "threshold", "goodput", "goodput:every=20", "adaptive", "adaptive:gate=slack,confidence=calibrated",
          "adaptive:drafter=false,verifier=false,slo_gate=false", "slo_customized", "oracle"]
 
 
@@ -44,7 +44,10 @@ def test_mixed_slo_classes_run_under_slo_customized() -> None:
     ("adaptive:speed=3", "policy 'adaptive' has no parameter 'speed'"),
     ("goodput:k_max=many", "policy 'goodput': k_max must be a int, got 'many'"),
     ("threshold:theta=1.5", "policy 'threshold': theta must be in [0, 1]"),
-    ("adaptive:gate_bound=soft", "policy 'adaptive': gate_bound must be 'step' or 'slack'"),
+    ("adaptive:gate=soft", "policy 'adaptive': gate must be 'step' or 'slack'"),
+    ("adaptive:confidence=psychic", "policy 'adaptive': confidence must be 'raw' or 'calibrated'"),
+    ("goodput:alpha=global", "policy 'goodput': alpha must be 'batch' or 'per_request'"),
+    ("slo_customized:budget=all", "policy 'slo_customized': budget must be 'fixed' or 'knee'"),
     ("disable_by_batch:k=0", "policy 'disable_by_batch': k must be ≥ 1"),
     ("slo_customized:max_depth=0", "policy 'slo_customized': max_depth must be ≥ 1"),
     ("oracle:k_max=-1", "policy 'oracle': k_max must be ≥ 1"),
