@@ -8,6 +8,10 @@ adaptive / best fixed and adaptive / oracle (goodput).
     python benchmarks/policy_envelope.py --quick               # 15 s of traffic, one seed
     python benchmarks/policy_envelope.py scenarios/experiments/conversation.yaml --seeds 3
 
+After each scenario's table, an ablation table: each policy the papers define, run by its
+published rule (the bare name), against the project's variants of that rule (`ABLATIONS`) —
+goodput / SLO attainment / mean k of each, and the variant's goodput over the default's.
+
 Runs are independent and go to a process pool (`--jobs`, default: every core).
 """
 
@@ -33,6 +37,16 @@ from specsim.scenario import Scenario, load_scenario  # noqa: E402
 
 SHORT = {"none": "none", "disable_by_batch": "dbb", "threshold": "thr", "goodput": "goodput",
          "adaptive": "adaptive", "slo_customized": "slo_cust", "oracle": "oracle"}
+
+
+# The project's variants of each published rule, as named options (the class docstrings say what
+# each changes); `--no-ablations` skips them.
+ABLATIONS = {
+    "adaptive": ["adaptive:gate=slack", "adaptive:confidence=calibrated",
+                 "adaptive:gate=slack,confidence=calibrated"],
+    "goodput": ["goodput:alpha=per_request,every=1"],
+    "slo_customized": ["slo_customized:budget=knee"],
+}
 
 
 def short_name(label: str) -> str:
@@ -70,7 +84,8 @@ def run_one(task: tuple[str, dict[str, Any], str, int, float | None]) -> dict[st
     summary = simulate(scenario, spec, seed).summary
     return {"scenario": scenario.name, "point": point_label(point), "policy": make_policy(spec).label(),
             "seed": seed, "load": summary["load"], "goodput": summary["goodput_requests_per_s"],
-            "slo": summary["slo_attainment"], "wall_s": time.perf_counter() - started}
+            "slo": summary["slo_attainment"], "mean_k": summary["mean_k"],
+            "wall_s": time.perf_counter() - started}
 
 
 def envelope_table(frame: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -97,6 +112,32 @@ def envelope_table(frame: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("point")
 
 
+def ablation_table(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """One row per sweep point; per published default present, its "goodput/attainment/mean k"
+    and each variant's, with the variant's goodput over the default's."""
+    means = frame.groupby(["point", "policy"], sort=False)[["goodput", "slo", "mean_k"]].mean()
+    present = set(frame["policy"])
+    pairs = [(default, variant) for default, variants in ABLATIONS.items() if default in present
+             for variant in (make_policy(spec).label() for spec in variants) if variant in present]
+    if not pairs:
+        return None
+    rows = []
+    for point in frame["point"].unique():
+        at = means.loc[point]
+        row: dict[str, Any] = {"point": point}
+        for default in dict.fromkeys(default for default, _ in pairs):
+            row[default] = _cell(at.loc[default])
+        for default, variant in pairs:
+            gain = _ratio(at.loc[variant, "goodput"], at.loc[default, "goodput"])
+            row[variant] = f"{_cell(at.loc[variant])} ×{gain}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("point")
+
+
+def _cell(values: pd.Series) -> str:
+    return f"{values['goodput']:.2f}/{values['slo']:.2f}/{values['mean_k']:.1f}"
+
+
 def _ratio(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator:.2f}" if denominator > 0 else "-"
 
@@ -109,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=None, help="override workload.duration_s")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--csv", type=Path, default=None, help="also write every run's row here")
+    parser.add_argument("--no-ablations", action="store_true", help="skip the published-rule ablations")
     arguments = parser.parse_args(argv)
 
     paths = arguments.scenarios or sorted(str(p) for p in (ROOT / "scenarios" / "experiments").glob("*.yaml"))
@@ -120,8 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         seeds = list(range(arguments.seeds)) if arguments.seeds else scenario.seeds
         seeds = seeds[:1] if arguments.quick and not arguments.seeds else seeds
         orders[scenario.name] = scenario.policy_labels()
+        specs = list(scenario.policies)
+        if not arguments.no_ablations:
+            labels = set(orders[scenario.name])
+            specs += [variant for default, variants in ABLATIONS.items() if default in labels
+                      for variant in variants if make_policy(variant).label() not in labels]
         tasks += [(path, point, spec, seed, duration) for point in points(scenario)
-                  for spec in scenario.policies for seed in seeds]
+                  for spec in specs for seed in seeds]
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     pd.set_option("display.width", 250)
@@ -135,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n## {name}: goodput (SLO-meeting req/s) / SLO attainment; "
                   f"{runs['seed'].nunique()} seed(s); {runs['wall_s'].sum():.0f} s of runs", flush=True)
             print(envelope_table(runs, orders[name]).to_string(), flush=True)
+            ablations = ablation_table(runs)
+            if ablations is not None:
+                print(f"\n{name}, published rule (bare name) against the project's variants: "
+                      "goodput / attainment / mean k, ×variant/default goodput", flush=True)
+                print(ablations.to_string(), flush=True)
     frame = pd.DataFrame(rows)
     if arguments.csv:
         frame.to_csv(arguments.csv, index=False)
