@@ -100,19 +100,36 @@ def format_table(points: pd.DataFrame, grid_axes: list[str]) -> str:
 
 
 def _write_report(scenario: Scenario, points: pd.DataFrame, grid_axes: list[str], folder: Path) -> Path:
-    """The report's step-by-step panel re-simulates one point (runs are deterministic, so it is
-    the very run in the table): the highest grid point of the first policy that drafts."""
+    """The report's step-by-step section re-simulates one point (runs are deterministic, so these
+    are the very runs in the table) — the sweep's highest grid point, first seed — for every policy
+    that decides its k step by step (fixed k and plain decoding draw flat lines), else the first
+    that drafts; their tables go to timeline/POLICY/."""
     from sim.cluster import simulate
     from specsim.policy import make_policy
+    from specsim.policy.simple import FixedLength
     from specsim.report.sweep import write_sweep_report
 
     drafting = [spec for spec in scenario.policies if make_policy(spec).uses_draft]
-    policy = (drafting or scenario.policies)[0]
+    deciding = [spec for spec in drafting if not isinstance(make_policy(spec), FixedLength)]
+    shown = deciding or drafting[:1] or scenario.policies[:1]
     overrides = {axis: values[-1] for axis, values in scenario.sweep.grid.items()}
+    point = scenario.with_fields(overrides) if overrides else scenario
     seed = scenario.seeds[0]
-    result = simulate(scenario.with_fields(overrides) if overrides else scenario, policy, seed)
-    result.write(folder / "timeline")
-    shown = [make_policy(policy).label(), *(f"{axis}={value}" for axis, value in overrides.items())]
-    label = ", ".join([*shown, f"seed {seed}"])
+    runs = {}
+    for spec in shown:
+        label = make_policy(spec).label()
+        result = simulate(point, spec, seed)
+        result.write(folder / "timeline" / "".join(c if c.isalnum() or c in "-_.=" else "_" for c in label))
+        runs[label] = result.steps
+    where = ", ".join([*(f"{axis}={value}" for axis, value in overrides.items()), f"seed {seed}"])
     return write_sweep_report(points, grid_axes, f"specsim sweep: {scenario.name}", folder / "report.html",
-                              timeline=result.steps, timeline_label=label)
+                              runs=runs, runs_label=where, slo_lines=_slo_lines(point))
+
+
+def _slo_lines(scenario: Scenario) -> dict[str, list[tuple[str, float]]]:
+    """The SLO targets (× scale) for the latency panels: one line each, or one per SLO class."""
+    slo = scenario.slo
+    if slo.classes:
+        return {"ttft": [(f"{c.name} TTFT SLO", c.ttft_s * slo.scale) for c in slo.classes],
+                "tpot": [(f"{c.name} TPOT SLO", c.tpot_s * slo.scale) for c in slo.classes]}
+    return {"ttft": [("TTFT SLO", slo.ttft_s * slo.scale)], "tpot": [("TPOT SLO", slo.tpot_s * slo.scale)]}

@@ -1,5 +1,7 @@
-"""The sweep's one self-contained HTML page: each metric versus load, one line per policy, and
-one run's step-by-step batch size and draft length.
+"""The sweep's one self-contained HTML page: each metric versus load, one line per policy, with
+the SLO targets drawn on the latency panels; then, for each policy that decides its k step by
+step, one run at the sweep's highest point: k and the batch size over time, and k against the
+batch size — the picture the adaptive-speculation papers argue with.
 
 "Load" is the sweep's first grid axis (a rate scale, a rate, an SLO scale…); with several axes,
 each combination of the others gets its own line. Seeds are averaged, and the spread across
@@ -29,17 +31,21 @@ PANELS = (
 
 
 def write_sweep_report(points: pd.DataFrame, grid_axes: list[str], title: str, path: Path,
-                       timeline: pd.DataFrame | None = None, timeline_label: str = "") -> Path:
-    figures = [_metrics_figure(points, grid_axes)]
-    if timeline is not None and len(timeline):
-        figures.append(_timeline_figure(timeline, timeline_label))
+                       runs: dict[str, pd.DataFrame] | None = None, runs_label: str = "",
+                       slo_lines: dict[str, list[tuple[str, float]]] | None = None) -> Path:
+    """`runs`: policy label → the steps table of its run at one point (`runs_label` says which);
+    `slo_lines`: "ttft" / "tpot" → (label, seconds) targets drawn on those panels."""
+    figures = [_metrics_figure(points, grid_axes, slo_lines or {})]
+    if runs:
+        figures.append(_runs_figure(runs, runs_label))
     parts = [figure.to_html(full_html=False, include_plotlyjs=(index == 0))
              for index, figure in enumerate(figures)]
     heading = html.escape(title)
     page = (
         f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{heading}</title></head>\n"
         f"<body style='font-family: sans-serif'>\n<h1>{heading}</h1>\n"
-        f"<p>{len(points)} runs. Lines: mean over seeds; bars: min–max across seeds.</p>\n"
+        f"<p>{len(points)} runs. Lines: mean over seeds; bars: min–max across seeds; dashed: the SLO "
+        "targets.</p>\n"
         + "\n".join(parts)
         + "\n</body></html>\n"
     )
@@ -48,7 +54,8 @@ def write_sweep_report(points: pd.DataFrame, grid_axes: list[str], title: str, p
     return path
 
 
-def _metrics_figure(points: pd.DataFrame, grid_axes: list[str]) -> go.Figure:
+def _metrics_figure(points: pd.DataFrame, grid_axes: list[str],
+                    slo_lines: dict[str, list[tuple[str, float]]]) -> go.Figure:
     x_axis = grid_axes[0] if grid_axes else "policy"
     other_axes = grid_axes[1:]
     rows = (len(PANELS) + 1) // 2
@@ -72,31 +79,43 @@ def _metrics_figure(points: pd.DataFrame, grid_axes: list[str]) -> go.Figure:
                 ),
                 row=panel // 2 + 1, col=panel % 2 + 1,
             )
-    for panel, (_, _, unit) in enumerate(PANELS):
-        figure.update_yaxes(title_text=unit, row=panel // 2 + 1, col=panel % 2 + 1)
-        figure.update_xaxes(title_text=x_axis, row=panel // 2 + 1, col=panel % 2 + 1)
+    for panel, (column, _, unit) in enumerate(PANELS):
+        row, col = panel // 2 + 1, panel % 2 + 1
+        figure.update_yaxes(title_text=unit, row=row, col=col)
+        figure.update_xaxes(title_text=x_axis, row=row, col=col)
+        for label, seconds in slo_lines.get(column.split("_")[0], []):
+            figure.add_hline(y=seconds, line_dash="dash", line_color="#555", line_width=1,
+                             annotation_text=label, annotation_position="top left", row=row, col=col)
     figure.update_layout(height=320 * rows, title="Metrics versus load")
     return figure
 
 
-def _timeline_figure(steps: pd.DataFrame, label: str) -> go.Figure:
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True,
-                           subplot_titles=["Running batch size", "Draft length k (batch mean, and max)"])
-    for replica, frame in steps.groupby("replica", sort=True):
-        colour = _colour(int(replica))
-        figure.add_trace(go.Scattergl(x=frame["t_s"], y=frame["batch_size"], mode="lines",
-                                      name=f"replica {replica}", legendgroup=str(replica),
-                                      line={"color": colour, "width": 1}), row=1, col=1)
-        figure.add_trace(go.Scattergl(x=frame["t_s"], y=frame["k_mean"], mode="lines",
-                                      name=f"replica {replica} mean k", legendgroup=str(replica),
-                                      showlegend=False, line={"color": colour, "width": 1}), row=2, col=1)
-        figure.add_trace(go.Scattergl(x=frame["t_s"], y=frame["k_max"], mode="markers",
-                                      name=f"replica {replica} max k", legendgroup=str(replica),
-                                      showlegend=False, marker={"color": colour, "size": 2}), row=2, col=1)
-    figure.update_xaxes(title_text="simulated time (s)", row=2, col=1)
-    figure.update_yaxes(title_text="requests", row=1, col=1)
-    figure.update_yaxes(title_text="tokens", row=2, col=1)
-    figure.update_layout(height=600, title=f"One run, step by step: {label}")
+def _runs_figure(runs: dict[str, pd.DataFrame], label: str) -> go.Figure:
+    """Per policy: mean k and the decoding batch over time (replica 0), and k against the batch."""
+    titles = []
+    for policy in runs:
+        titles += [f"{policy}: k and batch size over time", f"{policy}: k against batch size"]
+    figure = make_subplots(rows=len(runs), cols=2, subplot_titles=titles, column_widths=[0.65, 0.35],
+                           vertical_spacing=min(0.08, 0.3 / len(runs)),
+                           specs=[[{"secondary_y": True}, {}] for _ in runs])
+    for row, (policy, steps) in enumerate(runs.items(), start=1):
+        colour = _colour(row - 1)
+        first = steps[steps["replica"] == steps["replica"].min()]
+        decoding = steps[steps["batch_size"] > 0]
+        figure.add_trace(go.Scattergl(x=first["t_s"], y=first["k_mean"], mode="lines", name=f"{policy} k",
+                                      line={"color": colour, "width": 1}), row=row, col=1)
+        figure.add_trace(go.Scattergl(x=first["t_s"], y=first["batch_size"], mode="lines",
+                                      name=f"{policy} batch", line={"color": "#999", "width": 1}),
+                         row=row, col=1, secondary_y=True)
+        figure.add_trace(go.Scattergl(x=decoding["batch_size"], y=decoding["k_mean"], mode="markers",
+                                      name=f"{policy} steps", showlegend=False,
+                                      marker={"color": colour, "size": 3, "opacity": 0.4}), row=row, col=2)
+        figure.update_yaxes(title_text="mean k", row=row, col=1, secondary_y=False)
+        figure.update_yaxes(title_text="batch", row=row, col=1, secondary_y=True)
+        figure.update_xaxes(title_text="simulated time (s)", row=row, col=1)
+        figure.update_xaxes(title_text="decoding batch size", row=row, col=2)
+        figure.update_yaxes(title_text="mean k", row=row, col=2)
+    figure.update_layout(height=330 * len(runs), title=f"Step by step, each policy that decides k: {label}")
     return figure
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import sim.sweep
@@ -28,9 +29,25 @@ def test_sweep_writes_every_point_a_table_and_a_report(small_scenario: Path, tmp
     assert set(table["policy"]) == {"none", "fixed:k=3"}
     assert "goodput req/s" in result.output
     page = (out / "report.html").read_text()
-    assert "Metrics versus load" in page and "One run, step by step" in page
+    assert "Metrics versus load" in page and "Step by step, each policy that decides k" in page
+    assert "TPOT SLO" in page and "TTFT SLO" in page  # the targets on the latency panels
     assert len(page) > 1_000_000  # plotly.js is inlined: the page works offline
-    assert (out / "timeline" / "steps.csv").exists()
+    # no policy here decides k step by step: the first that drafts is shown
+    assert (out / "timeline" / "fixed_k=3" / "steps.csv").exists()
+
+
+def test_the_report_shows_every_policy_that_decides_k(small_scenario: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    scenario = load_scenario(small_scenario).raw()
+    scenario["policies"] = ["none", "fixed:k=3", "adaptive", "goodput"]
+    scenario["seeds"] = [0]
+    path = tmp_path / "deciding.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "timeline").iterdir()) == ["adaptive", "goodput"]
+    page = (out / "report.html").read_text()
+    assert "adaptive: k against batch size" in page and "goodput: k and batch size over time" in page
 
 
 def test_a_killed_sweep_resumes_without_rerunning_finished_points(small_scenario: Path, tmp_path: Path,
