@@ -1,7 +1,9 @@
 """A run's three tables, written to and read from a folder:
 `requests.csv`, `steps.csv`, `summary.csv` (one row) and `summary.json` (the same row).
 
-CSV, not Parquet: diffable, byte-identical for identical runs, and readable everywhere.
+CSV by default: diffable, byte-identical for identical runs, and readable everywhere. Parquet
+(`format="parquet"`, needs pyarrow: `pip install 'specsim[parquet]'`) for the requests and steps
+tables of hour-long runs, whose steps table runs to millions of rows; the summary stays CSV/JSON.
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ class RunResult:
     summary: dict[str, Any]
     details: dict[str, Any] = field(default_factory=dict)  # run facts beyond the summary row
 
-    def write(self, folder: str | Path) -> Path:
+    def write(self, folder: str | Path, format: str = "csv") -> Path:
         folder = Path(folder)
+        check_format(format)
         folder.mkdir(parents=True, exist_ok=True)
-        self.requests.to_csv(folder / "requests.csv", index=False)
-        self.steps.to_csv(folder / "steps.csv", index=False)
+        for name, table in (("requests", self.requests), ("steps", self.steps)):
+            if format == "parquet":
+                table.to_parquet(folder / f"{name}.parquet", index=False)
+            else:
+                table.to_csv(folder / f"{name}.csv", index=False)
         pd.DataFrame([self.summary]).to_csv(folder / "summary.csv", index=False)
         (folder / "summary.json").write_text(json.dumps(
             {"summary": _json_safe(self.summary), "details": _json_safe(self.details)}, indent=1) + "\n")
@@ -38,12 +44,28 @@ class RunResult:
 def read_result(folder: str | Path) -> RunResult:
     folder = Path(folder)
     try:
-        requests = pd.read_csv(folder / "requests.csv")
-        steps = pd.read_csv(folder / "steps.csv")
+        if (folder / "requests.parquet").exists():
+            requests, steps = (pd.read_parquet(folder / f"{name}.parquet") for name in ("requests", "steps"))
+        else:
+            requests, steps = (pd.read_csv(folder / f"{name}.csv") for name in ("requests", "steps"))
         document = json.loads((folder / "summary.json").read_text())
     except (OSError, ValueError) as error:
         raise SpecsimError(f"{folder}: not a run folder ({error})") from None
     return RunResult(requests, steps, document["summary"], document.get("details", {}))
+
+
+TABLE_FORMATS = ("csv", "parquet")
+
+
+def check_format(format: str) -> None:
+    """A table format this installation can write; one line otherwise."""
+    if format not in TABLE_FORMATS:
+        raise SpecsimError(f"--format {format}: expected one of {', '.join(TABLE_FORMATS)}")
+    if format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise SpecsimError("--format parquet needs pyarrow: pip install 'specsim[parquet]'") from None
 
 
 def _json_safe(value: Any) -> Any:

@@ -12,6 +12,7 @@ import click
 
 from specsim.cli.options import integer_flag, output_file, output_folder
 from specsim.errors import SpecsimError
+from specsim.results import check_format
 
 
 @click.command("realrun")
@@ -31,9 +32,11 @@ from specsim.errors import SpecsimError
 @click.option("--threads", metavar="N", help="torch CPU threads.")
 @click.option("--quiet", is_flag=True, help="No progress line.")
 @click.option("--trace", metavar="FILE", help="Also write the run as a Chrome/Perfetto trace (JSON).")
+@click.option("--format", "table_format", default="csv", show_default=True, metavar="csv|parquet",
+              help="The requests and steps tables' format (parquet needs pyarrow: specsim[parquet]).")
 def command(scenario: str | None, target: str | None, draft: str | None, policy: str | None, seed: str,
             device: str, out: str | None, prompts: str | None, decoding: str | None, threads: str | None,
-            quiet: bool, trace: str | None) -> None:
+            quiet: bool, trace: str | None, table_format: str) -> None:
     """Replay SCENARIO's requests in real time on a target/draft pair with continuous batching
     and batched speculative decoding under one policy. Ctrl-C stops early and keeps every
     finished request. One replica (cluster.replicas must be 1).
@@ -65,6 +68,7 @@ def command(scenario: str | None, target: str | None, draft: str | None, policy:
     default_out = Path("runs") / "real" / loaded.name / f"{label.replace(':', '_')}-seed{seed_value}"
     out_path = output_folder("--out", Path(out) if out else default_out)
     trace_path = output_file("--trace", Path(trace)) if trace else None
+    check_format(table_format)
 
     import torch
 
@@ -75,7 +79,7 @@ def command(scenario: str | None, target: str | None, draft: str | None, policy:
     sampling = None if decoding is None else decoding == "sampling"
     result = serve(loaded, spec, seed_value, target, draft, device=device, sampling=sampling,
                    show_progress=not quiet, prompts=prompts)
-    result.write(out_path)
+    result.write(out_path, table_format)
     if trace_path is not None:
         from specsim.report.trace import write_trace
 

@@ -23,12 +23,16 @@ from specsim.scenario import load_scenario
               help="Folder for the tables (default: runs/SCENARIO/POLICY-seedN).")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the run as a Chrome/Perfetto trace (JSON) to this file.")
+@click.option("--format", "table_format", default="csv", show_default=True, metavar="csv|parquet",
+              help="The requests and steps tables' format (parquet needs pyarrow: specsim[parquet]).")
 def command(scenario_path: str, policy_spec: str | None, seed: int | None, profile_name: str | None,
-            overrides: tuple[str, ...], out_dir: Path | None, trace_path: Path | None) -> None:
+            overrides: tuple[str, ...], out_dir: Path | None, trace_path: Path | None,
+            table_format: str) -> None:
     """Simulate one run of SCENARIO under one policy and seed."""
     from sim.cluster import simulate
     from specsim.cli.options import output_file, output_folder, parse_overrides
     from specsim.policy import make_policy
+    from specsim.results import check_format
 
     scenario = load_scenario(scenario_path)
     fields = parse_overrides(overrides)
@@ -43,10 +47,11 @@ def command(scenario_path: str, policy_spec: str | None, seed: int | None, profi
         raise SpecsimError(f"--seed: must be ≥ 0, got {run_seed}")
     default = Path("runs") / scenario.name / f"{_slug(label)}-seed{run_seed}"
     folder = output_folder("--out", out_dir or default)
+    check_format(table_format)
     if trace_path is not None:
         output_file("--trace", trace_path)
     result = simulate(scenario, spec, run_seed)
-    result.write(folder)
+    result.write(folder, table_format)
     if trace_path is not None:
         from specsim.report.trace import write_trace
 

@@ -49,3 +49,24 @@ def test_set_overrides_a_field(small_scenario: Path, tmp_path: Path) -> None:
     slow = pd.read_csv(tmp_path / "slow" / "requests.csv")
     fast = pd.read_csv(tmp_path / "fast" / "requests.csv")
     assert len(fast) > 2 * len(slow)
+
+
+def test_parquet_tables_read_back_as_the_csv_ones(small_scenario, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from specsim.cli import main
+    from specsim.results import read_result
+
+    runs = {}
+    for table_format in ("csv", "parquet"):
+        out = tmp_path / table_format
+        result = CliRunner().invoke(main, ["simulate", str(small_scenario), "--out", str(out),
+                                           "--format", table_format])
+        assert result.exit_code == 0, result.output
+        assert (out / f"steps.{table_format}").exists()
+        runs[table_format] = read_result(out)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(runs["csv"].requests, runs["parquet"].requests, check_dtype=False)
+    pd.testing.assert_frame_equal(runs["csv"].steps, runs["parquet"].steps, check_dtype=False)
+    assert runs["csv"].summary == runs["parquet"].summary
