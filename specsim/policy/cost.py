@@ -79,7 +79,6 @@ class CostEstimator:
         """(draft_s, verify_s, prefill_s, overhead_s) of a step: `batch` decode rows drafting
         `draft_lengths` (None: every row `longest`) and verifying `verified_total` tokens in all,
         on a mean context, beside prefill `chunks` of (tokens, tokens already cached)."""
-        engine = self.engine
         drafting = longest > 0
         if self.fused:
             draft_s, verify_s, prefill_s = self._fused(
@@ -88,11 +87,8 @@ class CostEstimator:
         else:
             draft_s = self._draft_passes_s(batch, draft_lengths, longest, shortest, context_tokens,
                                            first_pass_tokens)
-            verify_s = 0.0
-            if batch:
-                verify_s = (self.latency.verify_s(batch, 1.0 + verified_total / batch, context_tokens)
-                            + engine.target_forward_s)
-            prefill_s = self._separate_prefill_s(chunks) if chunks else 0.0
+            verify_s, prefill_s = self._separate_verify_prefill_s(batch, verified_total, context_tokens,
+                                                                  chunks)
         return draft_s, verify_s, prefill_s, self.overhead_s(batch, drafting)
 
     def overhead_s(self, batch: int, drafting: bool) -> float:
@@ -122,6 +118,12 @@ class CostEstimator:
         rows = still_drafting(draft_lengths, longest)
         first_s = latency.draft_first_pass_s(rows[1], first_pass_tokens, context_tokens)
         return first_s + sum(draft_step_s(rows[s], context_tokens) for s in range(2, longest + 1)) + fixed_s
+
+    def _separate_verify_prefill_s(self, batch: int, verified_total: int, context_tokens: float,
+                                   chunks: list[tuple[int, int]] | tuple[()]) -> tuple[float, float]:
+        """Separate composition: the verify forward and the prefill forward, (verify_s, prefill_s)."""
+        verify_s = self.verify_pass_s(batch, 1.0 + verified_total / batch, context_tokens) if batch else 0.0
+        return verify_s, self._separate_prefill_s(chunks) if chunks else 0.0
 
     def _separate_prefill_s(self, chunks: list[tuple[int, int]] | tuple[()]) -> float:
         """One prefill forward over the chunks, the draft's too when the policy drafts."""
@@ -225,9 +227,14 @@ class CostEstimator:
         if batch == 0:
             return 0.0
         longest, shortest = int(draft_lengths.max()), int(draft_lengths.min())
-        _, verify_s, prefill_s, overhead_s = self.price(
-            batch, draft_lengths, longest, shortest, verified_total, context_tokens,
-            self.chunks_for(batch + verified_total))
+        chunks = self.chunks_for(batch + verified_total)
+        if self.fused:  # the draft's first pass carries the chunks too, so the prefill needs it priced
+            _, verify_s, prefill_s, overhead_s = self.price(
+                batch, draft_lengths, longest, shortest, verified_total, context_tokens, chunks)
+        else:  # the draft passes are apart from the rest: no need to price them
+            verify_s, prefill_s = self._separate_verify_prefill_s(batch, verified_total, context_tokens,
+                                                                  chunks)
+            overhead_s = self.overhead_s(batch, longest > 0)
         return verify_s + prefill_s + overhead_s
 
 
