@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from specsim.errors import SpecsimError, validation_error
 from specsim.policy import make_policy
 from specsim.profile import DEFAULT_PROFILE, Profile, load_profile
+from specsim.safe_yaml import YamlTooLarge, load_yaml
 from specsim.workload import WorkloadSpec, generate_requests
 from specsim.workload.requests import Requests
 
@@ -154,7 +155,7 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         raw = load_yaml(text)
     except YamlTooLarge as error:
-        raise SpecsimError(f"{path}: {error}") from None
+        raise SpecsimError(f"{path}: {error}; a scenario is a page, not a data file") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -163,46 +164,6 @@ def load_scenario(path: str | Path) -> Scenario:
     if not isinstance(raw, dict):
         raise SpecsimError(f"{path}: a scenario must be a YAML mapping, got {type(raw).__name__}")
     return scenario_from_dict(raw, str(path), path.parent)
-
-
-# A scenario is a page of YAML; aliases that expand past this many values (the "billion laughs":
-# a few lines of anchors referring to anchors) are refused before anything reads them.
-MAX_YAML_VALUES = 100_000
-
-
-class YamlTooLarge(Exception):
-    pass
-
-
-def load_yaml(text: str) -> Any:
-    """yaml.safe_load, refusing documents whose aliases expand past MAX_YAML_VALUES values."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-    finally:
-        loader.dispose()
-    if node is None:
-        return None
-    expanded: dict[int, int] = {}
-
-    def size(current: yaml.Node) -> int:
-        key = id(current)
-        if key in expanded:  # an alias: the same node again, counted again when read
-            return expanded[key]
-        expanded[key] = 1  # a cycle counts once
-        total = 1
-        if isinstance(current, yaml.SequenceNode):
-            total += sum(size(child) for child in current.value)
-        elif isinstance(current, yaml.MappingNode):
-            total += sum(size(key_node) + size(value_node) for key_node, value_node in current.value)
-        expanded[key] = total
-        if total > MAX_YAML_VALUES:
-            raise YamlTooLarge(f"the YAML expands to over {MAX_YAML_VALUES:,} values (aliases that refer "
-                               "to aliases?); a scenario is a page, not a data file")
-        return total
-
-    size(node)
-    return yaml.SafeLoader(text).get_single_data()
 
 
 def scenario_from_dict(raw: dict[str, Any], source: str = "<scenario>",

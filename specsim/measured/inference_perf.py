@@ -28,6 +28,7 @@ import yaml
 
 from specsim.errors import SpecsimError
 from specsim.measured.runs import MeasuredRun, Stage
+from specsim.safe_yaml import YamlTooLarge, load_yaml
 from specsim.workload.prefixes import prompt_pool
 from specsim.workload.requests import Requests
 
@@ -167,7 +168,10 @@ def _server_limits(path: Path) -> tuple[int, int]:
 
 
 def _yaml(path: Path) -> dict[str, Any]:
-    return _mapping(path, yaml.safe_load, "YAML", (yaml.YAMLError,))
+    try:
+        return _mapping(path, load_yaml, "YAML", (yaml.YAMLError,))
+    except YamlTooLarge as error:
+        raise SpecsimError(f"{path}: {error}") from None
 
 
 def _json(path: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from specsim.cli import main
 from specsim.profile import load_profile
 from tests.cli.conftest import SMALL_SCENARIO, write_scenario
+from tests.test_safe_yaml import alias_bomb
 
 
 def scenario_with(tmp_path: Path, path: str, value: Any) -> Path:
@@ -152,11 +153,8 @@ def test_a_scenario_or_profile_that_is_not_text(tmp_path: Path) -> None:
 
 
 def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
-    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
-    for name, previous in zip("bcdefghij", "abcdefghi", strict=True):
-        lines.append(f"{name}: &{name} [{', '.join(['*' + previous] * 10)}]")  # 10^10 values in all
     path = tmp_path / "bomb.yaml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(alias_bomb())
     message = error_line(["simulate", str(path)])
     assert "bomb.yaml" in message and "expands" in message
 

@@ -13,6 +13,7 @@ import pytest
 from specsim.errors import SpecsimError
 from specsim.measured import read_benchmark
 from specsim.profile import DEFAULT_PROFILE, SHIPPED_DIR
+from tests.test_safe_yaml import alias_bomb
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "inference-perf"
 CODEGEN = FIXTURES / "20260217-155451-llama-2-7b-tp1-codegen"
@@ -106,6 +107,8 @@ def inference_perf_copy(tmp_path: Path, edit_config=None, edit_stage=None) -> Pa
      "successes.count: 99999 requests, but the configuration sends 3000"),
     (lambda tmp: inference_perf_copy(tmp, edit_stage=_drop_e2e),
      "successes.latency.request_latency: missing"),
+    (lambda tmp: inference_perf_copy(tmp, edit_config=lambda text: alias_bomb()),
+     "the YAML expands to over 100,000 values"),
 ])
 def test_bad_benchmark_input_is_one_line_naming_the_file_and_field(tmp_path: Path, make,
                                                                    expected: str) -> None:
