@@ -30,21 +30,22 @@ GOLDEN_PATH = ROOT / "tests" / "fixtures" / "golden_sim.json"
 RELATIVE_TOLERANCE = 1e-9
 SEEDS = (0, 1)
 # every registered policy with its published defaults, and the variants the shipped scenarios run
-POLICY_SPECS = (*sorted(POLICIES), "fixed:k=2", "disable_by_batch:k=4,max_batch=16", "goodput:alpha=per_request",
-                "slo_customized:budget=knee", "adaptive:gate=slack", "adaptive:slo_gate=false",
-                "adaptive:confidence=calibrated")
+POLICY_SPECS = (*sorted(POLICIES), "fixed:k=2", "disable_by_batch:k=4,max_batch=16",
+                "goodput:alpha=per_request", "slo_customized:budget=knee", "adaptive:gate=slack",
+                "adaptive:slo_gate=false", "adaptive:confidence=calibrated")
 
 
 def golden_scenarios() -> dict[str, Scenario]:
     """Short cuts of three shipped scenarios (the measured profile: separate forwards) and the
     bursty one on the shipped roofline profile (a fused engine)."""
-    def shipped(name: str, **fields: Any) -> Scenario:
+    def shipped(name: str, duration_s: float, **fields: Any) -> Scenario:
+        fields["workload.duration_s"] = duration_s
         return load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_fields(fields)
     return {
-        "bursty": shipped("bursty", **{"workload.duration_s": 30}),
-        "oscillating": shipped("oscillating", **{"workload.duration_s": 40}),
-        "trace_replay": shipped("trace_replay", **{"workload.duration_s": 30, "workload.rate_scale": 4.0}),
-        "bursty_fused": shipped("bursty", **{"workload.duration_s": 30, "profile": "h100-llama2-7b-llama-68m"}),
+        "bursty": shipped("bursty", 30),
+        "oscillating": shipped("oscillating", 40),
+        "trace_replay": shipped("trace_replay", 30, **{"workload.rate_scale": 4.0}),
+        "bursty_fused": shipped("bursty", 30, profile="h100-llama2-7b-llama-68m"),
     }
 
 
@@ -57,7 +58,8 @@ def table_fingerprint(table: pd.DataFrame) -> dict[str, Any]:
             finite = np.where(np.isnan(array), 0.0, array)
             weights = np.arange(1, len(array) + 1, dtype=float) / max(len(array), 1)
             columns[name] = {"nan": int(np.isnan(array).sum()), "sum": math.fsum(finite),
-                             "sum_squares": math.fsum(finite * finite), "weighted_sum": math.fsum(finite * weights)}
+                             "sum_squares": math.fsum(finite * finite),
+                             "weighted_sum": math.fsum(finite * weights)}
         else:
             text = "\x1f".join(map(str, values.tolist()))
             columns[name] = {"hash": hashlib.sha256(text.encode()).hexdigest()[:16]}
@@ -68,13 +70,15 @@ def table_fingerprint(table: pd.DataFrame) -> dict[str, Any]:
 
 def run_fingerprint(scenario: Scenario, policy: str, seed: int) -> dict[str, Any]:
     result = simulate(scenario, policy, seed)
-    summary = {key: (value.item() if hasattr(value, "item") else value) for key, value in result.summary.items()}
+    summary = {key: value.item() if hasattr(value, "item") else value
+               for key, value in result.summary.items()}
     return {"summary": summary, "requests": table_fingerprint(result.requests),
             "steps": table_fingerprint(result.steps)}
 
 
 def golden_cases() -> list[tuple[str, str, int]]:
-    return [(scenario, policy, seed) for scenario in golden_scenarios() for policy in POLICY_SPECS for seed in SEEDS]
+    return [(scenario, policy, seed)
+            for scenario in golden_scenarios() for policy in POLICY_SPECS for seed in SEEDS]
 
 
 def case_key(scenario: str, policy: str, seed: int) -> str:
@@ -90,7 +94,7 @@ def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
         if old["exact"] == new["exact"]:
             continue
         if old["rows"] != new["rows"] or old["columns"] != new["columns"]:
-            found.append(f"{table}: {old['rows']} rows {old['columns']} → {new['rows']} rows {new['columns']}")
+            found.append(f"{table}: {old['rows']} × {old['columns']} → {new['rows']} × {new['columns']}")
             continue
         for column, fingerprint in old["by_column"].items():
             _compare_values(f"{table}.{column}", fingerprint, new["by_column"][column], found)

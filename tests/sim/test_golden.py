@@ -5,7 +5,14 @@ import json
 
 import pytest
 
-from tests.sim.golden import GOLDEN_PATH, case_key, differences, golden_cases, golden_scenarios, run_fingerprint
+from tests.sim.golden import (
+    GOLDEN_PATH,
+    case_key,
+    differences,
+    golden_cases,
+    golden_scenarios,
+    run_fingerprint,
+)
 
 GOLDEN = json.loads(GOLDEN_PATH.read_text())
 SCENARIOS = golden_scenarios()
@@ -32,6 +39,7 @@ def test_a_changed_value_is_found() -> None:
     found = differences(expected, actual)
     assert any("steps.step_s.sum" in line for line in found)
     assert any("summary.finished" in line for line in found)
-    actual["steps"]["by_column"]["step_s"]["sum"] = expected["steps"]["by_column"]["step_s"]["sum"] * (1 + 1e-12)
+    step_s = expected["steps"]["by_column"]["step_s"]
+    actual["steps"]["by_column"]["step_s"]["sum"] = step_s["sum"] * (1 + 1e-12)
     actual["summary"]["finished"] = expected["summary"]["finished"]
     assert differences(expected, actual) == []
