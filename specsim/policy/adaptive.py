@@ -216,22 +216,36 @@ class Adaptive(Policy):
         rows, values = removals
         cost, context, batch = view.cost, view.mean_context_tokens, view.batch_size
         count = len(values)
-        # G after removing the first m tokens, m = 0..count
-        tokens = batch + values.sum() - np.concatenate([[0.0], np.cumsum(values)])
-        verify_tokens = batch + count - np.arange(count + 1)
-        per_request = np.arange(1, int(lengths.max()) + 2)
+        widest = int(lengths.max()) + 1  # tokens per request verified at most
         verify_pass_s = cost.verify_pass_s
-        if verify_pass_s(batch, float(per_request[-1]), context) <= verify_pass_s(batch, 1.0, context):
+        if verify_pass_s(batch, float(widest), context) <= verify_pass_s(batch, 1.0, context):
             return lengths  # verification is free here: removing a token only loses its ĉ
-        # the step after drafting (verify, the chunks it carries, host time) at q tokens per request
-        knots = np.array([cost.after_draft_s(lengths, batch * (q - 1), context)
-                          for q in per_request.tolist()])
-        step = cost.draft_s(lengths, context) + np.interp(verify_tokens, batch * per_request, knots)
+        # G after removing the first m tokens, m = 0..count; the step after drafting (verify, the
+        # chunks it carries, host time) is interpolated between knots at q = 1..widest tokens per
+        # request, priced only where asked: most steps remove nothing, decided by m = 0 and 1
+        knots: dict[int, float] = {}
+
+        def after_draft_s(verify_tokens: int) -> float:
+            low = min(verify_tokens // batch - 1, widest - 2)  # knot q = low + 1 at or below
+            for q in (low + 1, low + 2):
+                if q not in knots:
+                    knots[q] = cost.after_draft_s(lengths, batch * (q - 1), context)
+            left, right = batch * (low + 1), batch * (low + 2)
+            if verify_tokens == right:
+                return knots[low + 2]
+            slope = (knots[low + 2] - knots[low + 1]) / (right - left)  # as np.interp: exact at knots
+            return slope * (verify_tokens - left) + knots[low + 1]
+
+        draft_s = cost.draft_s(lengths, context)
+        total = batch + values.sum()
+        kept_all = total / (draft_s + after_draft_s(batch + count))
+        if (total - values[0]) / (draft_s + after_draft_s(batch + count - 1)) - kept_all <= 0.0:
+            return lengths
+        tokens = total - np.concatenate([[0.0], np.cumsum(values)])
+        step = draft_s + np.array([after_draft_s(batch + count - m) for m in range(count + 1)])
         efficiency = tokens / step
         drops = np.flatnonzero(np.diff(efficiency) <= 0.0)
         removed = int(drops[0]) if len(drops) else count
-        if removed == 0:
-            return lengths
         return lengths - np.bincount(rows[:removed], minlength=batch)
 
     def removal_order(self, drafts: Drafts) -> tuple[np.ndarray, np.ndarray] | tuple[()]:
