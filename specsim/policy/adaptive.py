@@ -108,8 +108,9 @@ class Adaptive(Policy):
     # -- models --------------------------------------------------------------------------------
     def calibrated(self, confidences: np.ndarray) -> np.ndarray:
         """a(p) for every confidence (NaN → 0: a token not drafted is never accepted)."""
-        missing = np.isnan(confidences)
-        known = np.where(missing, 0.0, confidences)
+        known = np.where(np.isnan(confidences), 0.0, confidences)
+        if self.confidence == "raw":  # the table stays at ones: a(p) = p
+            return np.minimum(known, 1.0)
         bins = np.minimum((known * CALIBRATION_BINS).astype(np.intp), CALIBRATION_BINS - 1)
         return np.minimum(known * self._table[bins], 1.0)
 
@@ -178,8 +179,11 @@ class Adaptive(Policy):
         column = drafts.confidences[:, passes - 1]
         if int(lengths.min()) == passes:
             # the common case, every request drafting in step: no NaN, uniform step times
-            scaled = np.minimum((column * CALIBRATION_BINS).astype(np.intp), CALIBRATION_BINS - 1)
-            self._path = self._path * np.minimum(column * self._table[scaled], 1.0)
+            if self.confidence == "raw":
+                self._path = self._path * np.minimum(column, 1.0)
+            else:
+                scaled = np.minimum((column * CALIBRATION_BINS).astype(np.intp), CALIBRATION_BINS - 1)
+                self._path = self._path * np.minimum(column * self._table[scaled], 1.0)
             newest = float(self._path.sum())
             self._tokens += newest
             known_passes, known_s = self._next_uniform
