@@ -101,7 +101,7 @@ class SloCustomized(Policy):
         # the source counts every decoded token, the first included; the knee variant did not
         decoded = view.generated_tokens if self.budget == "fixed" else view.generated_tokens - 1
         need = (step_s * self.safety + elapsed) / view.slo_tpot_s - decoded
-        return np.clip(need, 1.0, depth + 1.0)
+        return np.minimum(np.maximum(need, 1.0), depth + 1.0)
 
     def plan_verify(self, view: BatchView, drafts: Drafts) -> np.ndarray:
         lengths = drafts.lengths
@@ -110,6 +110,8 @@ class SloCustomized(Policy):
         budget = max(self._budget_tokens - batch, 0)
         if depth == 0 or budget == 0:
             return np.zeros(batch, dtype=np.int64)
+        if budget >= int(lengths.sum()):
+            return lengths  # both phases together grant every drafted token when all fit
         cost, context = view.cost, view.mean_context_tokens
         step_s = cost.draft_s(lengths, context) + cost.after_draft_s(lengths, budget, context)
         need = self.needed_tokens(view, step_s, depth)
@@ -124,7 +126,7 @@ class SloCustomized(Policy):
         order = np.argsort(need, kind="stable")
         before = np.cumsum(taken[order]) - taken[order]
         granted = np.zeros(batch, dtype=np.int64)
-        granted[order] = np.clip(budget - before, 0, taken[order])
+        granted[order] = np.minimum(np.maximum(budget - before, 0), taken[order])
         left = budget - int(granted.sum())
         if left > 0:
             granted += self._throughput_phase(path, lengths, granted, left)
