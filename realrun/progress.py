@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-import numpy as np
-
 from specsim.engine.records import RunLog
 
 
@@ -25,9 +23,10 @@ class Progress:
         if now - self.last < self.every_s:
             return
         self.last = now
-        rows = self.log.step_rows[-20:]  # (t, replica, batch, prefill, drafted, ..., k_mean, ...)
-        batch = rows[-1][2] if rows else 0
-        k_mean = float(np.mean([row[7] for row in rows if row[2]])) if any(row[2] for row in rows) else 0.0
+        rows = self.log.recent_steps(20)  # (t, replica, batch, prefill, drafted, ..., k_mean, ...)
+        batch = int(rows[-1, 2]) if len(rows) else 0
+        decoding = rows[rows[:, 2] > 0]
+        k_mean = float(decoding[:, 7].mean()) if len(decoding) else 0.0
         generated = sum(len(t) for t in replica.tokens) - replica.prompt_total
         rate = generated / max(now - self.started, 1e-9)
         self.stream.write(f"\rrealrun: {self.log.finished}/{self.total} requests done | {rate:7.1f} tok/s | "

@@ -14,7 +14,8 @@ computed ones).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,11 @@ STEP_COLUMNS = (
     "t_s", "replica", "batch_size", "prefill_tokens", "drafted", "verified", "accepted", "k_mean", "k_max",
     "draft_s", "verify_s", "step_s", "policy", "prefill_s", "speculating",
 )
+
+# add_step's argument order; every value is held as float64 (the counts are exact far beyond 2⁵³)
+ROW_COLUMNS = ("t_s", "replica", "batch_size", "prefill_tokens", "drafted", "verified", "accepted", "k_mean",
+               "k_max", "draft_s", "verify_s", "step_s", "prefill_s", "speculating")
+FLOAT_STEP_COLUMNS = ("t_s", "k_mean", "draft_s", "verify_s", "step_s", "prefill_s")
 
 
 class RunLog:
@@ -50,7 +56,9 @@ class RunLog:
         self.rejections = np.zeros(count, dtype=np.int64)
         self.preemptions = np.zeros(count, dtype=np.int64)
         self.cached_prompt_tokens = np.zeros(count, dtype=np.int64)
-        self.step_rows: list[tuple[float | int, ...]] = []
+        # the steps table's values row after row, flat: an hour's million steps as Python tuples
+        # took several times the memory and most of the time building the table
+        self._step_values = array("d")
         self.finished = 0
         self.finished_work_tokens: dict[int, int] = {}  # per replica: prompt + output of finished
         self.on_all_finished: Callable[[], None] | None = None
@@ -58,8 +66,19 @@ class RunLog:
     def add_step(self, t_s: float, replica: int, batch_size: int, prefill_tokens: int, drafted: int,
                  verified: int, accepted: int, k_mean: float, k_max: int, draft_s: float, verify_s: float,
                  prefill_s: float, step_s: float, speculating: int) -> None:
-        self.step_rows.append((t_s, replica, batch_size, prefill_tokens, drafted, verified, accepted,
-                               k_mean, k_max, draft_s, verify_s, step_s, prefill_s, speculating))
+        self._step_values.extend((t_s, replica, batch_size, prefill_tokens, drafted, verified, accepted,
+                                  k_mean, k_max, draft_s, verify_s, step_s, prefill_s, speculating))
+
+    def add_steps(self, rows: Iterable[tuple[float | int, ...]]) -> None:
+        """Several steps' rows at once, each in `add_step`'s argument order."""
+        extend = self._step_values.extend
+        for row in rows:
+            extend(row)
+
+    def recent_steps(self, count: int) -> np.ndarray:
+        """The last `count` steps' rows, [rows, 14] in `add_step`'s argument order."""
+        values = np.frombuffer(self._step_values, dtype=np.float64).reshape(-1, len(ROW_COLUMNS))
+        return values[-count:].copy()
 
     def record(self, request: RequestState, replica: int, finish_s: float = math.nan) -> None:
         """Store a request's progress; with `finish_s` it counts as finished."""
@@ -121,7 +140,14 @@ class RunLog:
         return table
 
     def steps_table(self) -> pd.DataFrame:
-        columns = [c for c in STEP_COLUMNS if c != "policy"]
-        table = pd.DataFrame.from_records(self.step_rows, columns=columns)
-        table.insert(STEP_COLUMNS.index("policy"), "policy", self.policy_label)
-        return table.sort_values(["t_s", "replica"], kind="stable").reset_index(drop=True)
+        values = np.frombuffer(self._step_values, dtype=np.float64).reshape(-1, len(ROW_COLUMNS))
+        # by start time, replicas in order at the same instant; steps of one replica keep theirs
+        order = np.lexsort((values[:, 1], values[:, 0]))
+        columns: dict[str, object] = {}
+        for name in STEP_COLUMNS:
+            if name == "policy":
+                columns[name] = np.full(len(order), self.policy_label, dtype=object)
+                continue
+            column = values[order, ROW_COLUMNS.index(name)]
+            columns[name] = column if name in FLOAT_STEP_COLUMNS else column.astype(np.int64)
+        return pd.DataFrame(columns)

@@ -375,7 +375,7 @@ class Scheduler:
                 self._min_remaining -= produced
         else:
             self._min_remaining = None
-        self.log.step_rows.extend(rows)
+        self.log.add_steps(rows)
 
     def _finish_prefill(self, request: RequestState, end_s: float) -> None:
         self.prefilling.remove(request)
