@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", nargs="+", help="policy specs (default: none, fixed:k=4, others)")
     parser.add_argument("--repeats", type=int, default=None, help="runs per row; the median is shown")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-hour", action="store_true", help="skip the one-hour trace")
+    parser.add_argument("--no-hour", action="store_true", help="skip the one-hour traces")
+    parser.add_argument("--hour-only", action="store_true", help="only the one-hour traces")
     parser.add_argument("--engines", nargs="+", default=["fused", "separate"], choices=["fused", "separate"],
                         help="price steps as a fused engine, as separate forwards, or both (default)")
     args = parser.parse_args(argv)
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'scenario, engine':<35} {'policy':<22} {'steps':>9} {'finished':>8} {'sim_s':>9} {'wall_s':>8} "
           f"{'steps/s':>10} {'× simpy':>7} {'req/s':>9} {'sim/wall':>9}")
     walls: dict[tuple[str, str, str], float] = {}
-    for label, scenario in cases:
+    for label, scenario in ([] if args.hour_only else cases):
         engines = engine_profiles(scenario, args.engines)
         for policy in policies:
             for engine, profile in engines.items():
@@ -201,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     if ratios:
         print(f"wall time, fused / separate engine (same traffic): {', '.join(ratios)}")
 
-    print(f"generating one hour of traffic at 20 req/s: {workload_generation_s() * 1e3:.0f} ms (best of 3)")
+    if not args.hour_only:
+        generation_ms = workload_generation_s() * 1e3
+        print(f"generating one hour of traffic at 20 req/s: {generation_ms:.0f} ms (best of 3)")
     if not (args.quick or args.no_hour or args.scenario):
         print()
         engine = args.engines[0]

@@ -62,13 +62,27 @@ def _draft_step_by_step(policy: Policy, plan: StepPlan, backend: SpeculationBack
     confidences = np.full((len(planned), longest), np.nan)
     lengths = np.zeros(len(planned), dtype=np.int64)
     drafting = planned > 0
+    # every row drafting every pass so far: the common case (a uniform plan, batch-wide stops),
+    # kept apart because it needs no masks
+    everyone = plan.shortest == longest
     for position in range(longest):
-        confidences[drafting, position] = backend.draft_pass(drafting, position)
-        lengths += drafting
-        drafting &= lengths < planned
-        if not drafting.any():
-            break
-        drafting &= np.asarray(policy.continue_drafting(view, Drafts(confidences, lengths)), dtype=bool)
+        if everyone:
+            confidences[:, position] = backend.draft_pass(drafting, position)
+            lengths += 1
+            if position + 1 == longest:
+                break
+        else:
+            confidences[drafting, position] = backend.draft_pass(drafting, position)
+            lengths += drafting
+            drafting &= lengths < planned
+            if not drafting.any():
+                break
+        keep = np.asarray(policy.continue_drafting(view, Drafts(confidences, lengths)), dtype=bool)
+        if everyone:
+            if keep.all():
+                continue
+            everyone = False
+        drafting &= keep
         if not drafting.any():
             break
     return confidences, lengths
