@@ -76,8 +76,23 @@ class Architecture:
             streamed += embedding
         return streamed * dtype_bytes(dtype)
 
-    def kv_bytes_per_token(self, dtype: str) -> int:
-        return 2 * self.layers * self.kv_heads * self.head_dim * dtype_bytes(dtype)
+    def kv_bytes_per_token(self, dtype: str, tensor_parallel: int = 1) -> int:
+        """Bytes of KV cache one token takes on one GPU of `tensor_parallel` (KV heads split
+        evenly, or one per GPU, replicated, when there are fewer heads than GPUs)."""
+        heads_per_gpu = max(self.kv_heads // tensor_parallel, 1)
+        return 2 * self.layers * heads_per_gpu * self.head_dim * dtype_bytes(dtype)
+
+    def check_tensor_parallel(self, gpus: int) -> None:
+        """vLLM's rule: query heads split evenly over the GPUs; KV heads too, or replicated when
+        the GPUs are a multiple of them."""
+        if gpus < 1:
+            raise SpecsimError(f"--tensor-parallel {gpus}: must be at least 1")
+        if self.heads % gpus:
+            raise SpecsimError(f"--tensor-parallel {gpus}: {self.name} has {self.heads} attention heads, "
+                               f"which {gpus} GPUs cannot split evenly")
+        if self.kv_heads % gpus and gpus % self.kv_heads:
+            raise SpecsimError(f"--tensor-parallel {gpus}: {self.name} has {self.kv_heads} KV heads, which "
+                               f"{gpus} GPUs can neither split evenly nor replicate")
 
     def flops_per_token(self, context_tokens: float) -> float:
         """Forward FLOPs for one token at a given context: 2 per weight multiply-add plus

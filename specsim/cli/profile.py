@@ -24,6 +24,8 @@ def list_profiles() -> None:
     for name in shipped_profiles():
         profile = load_profile(name)
         acceptance = profile.acceptance.source if profile.acceptance else "none"
+        if profile.acceptance and any(c.startswith("stand-in") for c in profile.acceptance.citations):
+            acceptance += ", another pair's as a stand-in"
         click.echo(f"{name}  {profile.source} (acceptance {acceptance})  {profile.hardware.device_name}  "
                    f"{profile.target.name}/{profile.draft.name}")
 
@@ -40,19 +42,23 @@ def list_profiles() -> None:
 @click.option("--composition", default="fused", show_default=True, type=click.Choice(["fused", "separate"]),
               help="fused: a vLLM/SGLang-like engine, one forward over every token of a step; separate: "
               "draft, verify and prefill forwards one after the other, no fixed costs")
+@click.option("--tensor-parallel", "tensor_parallel", default=1, show_default=True, type=int,
+              help="GPUs the target is split over (one node, at most 8; the draft runs whole on each)")
 def roofline(gpu: str, target: str, draft: str, dtype: str, acceptance_from: str | None, out: Path,
-             composition: str) -> None:
+             composition: str, tensor_parallel: int) -> None:
     """A profile whose latency comes from datasheet bandwidth and FLOP/s (no GPU needed).
 
     Acceptance: copied from --acceptance-from when given; otherwise the published curves when the
     pair is the LLaMA-2-7B / LLaMA-68M class; otherwise left out (latency-only profile).
     """
-    from specsim.profile.roofline import roofline_profile
+    from specsim.profile.roofline import check_tensor_parallel, roofline_profile
 
     output_file("--out", out)
+    check_tensor_parallel(load_architecture(target), tensor_parallel)  # before anything is said
     acceptance = roofline_acceptance(target, draft, acceptance_from)
     profile = roofline_profile(gpu, target, draft, dtype=dtype, acceptance=acceptance,
-                               composition=composition)  # type: ignore[arg-type]
+                               composition=composition,  # type: ignore[arg-type]
+                               tensor_parallel=tensor_parallel)
     path = save_profile(profile, out)
     click.echo(f"wrote {path} ({profile.name})")
 

@@ -21,15 +21,18 @@ CAPACITY_CONTEXTS = (512, 1024, 2048, 4096, 8192)
 
 
 def memory_section(target: Architecture, draft: Architecture, dtype: str,
-                   device_memory_bytes: int | None) -> Memory:
+                   device_memory_bytes: int | None, tensor_parallel: int = 1) -> Memory:
+    """Per GPU: the target's weights and KV split over `tensor_parallel` GPUs (kv bytes per
+    token are one GPU's share), the draft whole on each."""
     target_weights = target.parameter_count() * dtype_bytes(dtype)
     draft_weights = draft.parameter_count() * dtype_bytes(dtype)
-    target_kv, draft_kv = target.kv_bytes_per_token(dtype), draft.kv_bytes_per_token(dtype)
+    target_kv = target.kv_bytes_per_token(dtype, tensor_parallel)
+    draft_kv = draft.kv_bytes_per_token(dtype)
     capacity = None
     by_context: dict[str, int] = {}
     if device_memory_bytes is not None:
         usable = MEMORY_UTILISATION * device_memory_bytes
-        free = usable - target_weights - draft_weights - RUNTIME_RESERVE_BYTES
+        free = usable - target_weights / tensor_parallel - draft_weights - RUNTIME_RESERVE_BYTES
         capacity = max(0, int(free // (target_kv + draft_kv)))
         by_context = {str(context): capacity // context for context in CAPACITY_CONTEXTS}
     return Memory(

@@ -26,7 +26,8 @@ class FusedForward:
     cost; the simulator's hot loop calls it for every fused step, so its constants are folded into
     plain floats once."""
 
-    __slots__ = ("attention_flops_s", "fixed_s", "head_s", "kv_s", "logit_s", "token_s", "weights_s")
+    __slots__ = ("allreduce_s", "attention_flops_s", "fixed_s", "head_s", "kv_s", "logit_s", "token_s",
+                 "weights_s")
 
     def __init__(self, model: ForwardCoefficients, memory_bandwidth_bytes_per_s: float,
                  peak_flops_per_s: float, bandwidth_efficiency: float, compute_efficiency: float,
@@ -41,6 +42,7 @@ class FusedForward:
         self.attention_flops_s = model.attention_flops_per_pair * per_flop
         # the roofline's launch cost + the engine's fixed cost per forward
         self.fixed_s = model.forward_overhead_s + fixed_s
+        self.allreduce_s = model.allreduce_s_per_token  # tensor parallelism's transfers, per token
 
     def time_s(self, tokens: float, logit_positions: float, kv_tokens: float,
                attention_pairs: float) -> float:
@@ -50,7 +52,7 @@ class FusedForward:
         attention_compute = attention_pairs * self.attention_flops_s
         return ((dense_memory if dense_memory > dense_compute else dense_compute)
                 + (attention_memory if attention_memory > attention_compute else attention_compute)
-                + self.fixed_s)
+                + self.fixed_s + tokens * self.allreduce_s)
 
     def rows_s(self, rows: int, tokens_per_row: float, context_tokens: float) -> float:
         """`rows` decode rows of `tokens_per_row` new tokens each on a mean context, logits everywhere."""

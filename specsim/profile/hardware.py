@@ -27,6 +27,10 @@ class GpuSpec:
     bf16_flops_per_s: float  # dense bf16/fp16 tensor-core peak (no 2:4 sparsity)
     fp32_flops_per_s: float  # non-tensor fp32 peak
     source: str
+    # GPU-to-GPU bandwidth one way (NVLink where the part has it, else PCIe): what a tensor-
+    # parallel all-reduce moves its bytes over; datasheets print the two directions summed
+    interconnect_bytes_per_s: float = 0.0
+    interconnect_source: str = ""
 
     def peak_flops_per_s(self, dtype: str) -> float:
         """The peak a forward in `dtype` can reach: tensor cores for 16-bit types, plain FP32 units
@@ -45,6 +49,8 @@ GPUS: dict[str, GpuSpec] = {
         fp32_flops_per_s=19.5 * TERA,
         source="NVIDIA A100 Tensor Core GPU datasheet (2021): 40GB HBM2, 1,555 GB/s; "
         "BF16/FP16 tensor 312 TFLOPS dense (624 with sparsity); FP32 19.5 TFLOPS",
+        interconnect_bytes_per_s=300e9,
+        interconnect_source="A100 SXM datasheet: NVLink 600 GB/s, both directions = 300 GB/s each way"
     ),
     "a100": GpuSpec(
         label="a100",
@@ -55,6 +61,8 @@ GPUS: dict[str, GpuSpec] = {
         fp32_flops_per_s=19.5 * TERA,
         source="NVIDIA A100 Tensor Core GPU datasheet (2021), A100 80GB SXM: 80GB HBM2e, 2,039 GB/s; "
         "BF16/FP16 tensor 312 TFLOPS dense (624 with sparsity); FP32 19.5 TFLOPS",
+        interconnect_bytes_per_s=300e9,
+        interconnect_source="A100 SXM datasheet: NVLink 600 GB/s, both directions = 300 GB/s each way"
     ),
     "h100": GpuSpec(
         label="h100",
@@ -65,6 +73,8 @@ GPUS: dict[str, GpuSpec] = {
         fp32_flops_per_s=67 * TERA,
         source="NVIDIA H100 Tensor Core GPU datasheet, H100 SXM: 80GB HBM3, 3.35 TB/s; "
         "BF16/FP16 tensor 1,979 TFLOPS with sparsity = 989.5 dense; FP32 67 TFLOPS",
+        interconnect_bytes_per_s=450e9,
+        interconnect_source="H100 SXM datasheet: NVLink 900 GB/s, both directions = 450 GB/s each way"
     ),
     "h200": GpuSpec(
         label="h200",
@@ -75,6 +85,8 @@ GPUS: dict[str, GpuSpec] = {
         fp32_flops_per_s=67 * TERA,
         source="NVIDIA H200 Tensor Core GPU datasheet, H200 SXM: 141GB HBM3e, 4.8 TB/s; "
         "BF16/FP16 tensor 1,979 TFLOPS with sparsity = 989.5 dense; FP32 67 TFLOPS",
+        interconnect_bytes_per_s=450e9,
+        interconnect_source="H200 SXM datasheet: NVLink 900 GB/s, both directions = 450 GB/s each way"
     ),
     "l40s": GpuSpec(
         label="l40s",
@@ -85,6 +97,8 @@ GPUS: dict[str, GpuSpec] = {
         fp32_flops_per_s=91.6 * TERA,
         source="NVIDIA L40S datasheet: 48GB GDDR6, 864 GB/s; BF16 tensor 362.05 TFLOPS dense "
         "(733 with sparsity); FP32 91.6 TFLOPS",
+        interconnect_bytes_per_s=32e9,
+        interconnect_source="L40S datasheet: no NVLink; PCIe Gen4 x16 64 GB/s, both directions"
     ),
     "l40": GpuSpec(
         label="l40",
@@ -95,6 +109,8 @@ GPUS: dict[str, GpuSpec] = {
         fp32_flops_per_s=90.5 * TERA,
         source="NVIDIA L40 datasheet: 48GB GDDR6, 864 GB/s; BF16 tensor 181.05 TFLOPS dense "
         "(362.1 with sparsity); FP32 90.5 TFLOPS",
+        interconnect_bytes_per_s=32e9,
+        interconnect_source="L40 datasheet: no NVLink; PCIe Gen4 x16 64 GB/s, both directions"
     ),
     "l4": GpuSpec(
         label="l4",
@@ -105,6 +121,8 @@ GPUS: dict[str, GpuSpec] = {
         fp32_flops_per_s=30.3 * TERA,
         source="NVIDIA L4 Tensor Core GPU datasheet: 24GB GDDR6, 300 GB/s; BF16 tensor 121 TFLOPS "
         "dense (242 with sparsity); FP32 30.3 TFLOPS",
+        interconnect_bytes_per_s=32e9,
+        interconnect_source="L4 datasheet: no NVLink; PCIe Gen4 x16 64 GB/s, both directions"
     ),
     "a10g": GpuSpec(
         label="a10g",
@@ -118,6 +136,8 @@ GPUS: dict[str, GpuSpec] = {
         "A10G for ML model inference'); compute is the NVIDIA A10 datasheet's (BF16 tensor 125 TFLOPS "
         "dense, FP32 31.2 TFLOPS), an upper bound: the A10G's tensor throughput is reported lower, "
         "which only affects compute-bound (prefill, large-batch verify) points",
+        interconnect_bytes_per_s=32e9,
+        interconnect_source="A10 datasheet: no NVLink; PCIe Gen4 x16 64 GB/s, both directions"
     ),
 }
 

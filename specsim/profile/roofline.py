@@ -32,6 +32,7 @@ from typing import Literal
 import numpy as np
 
 from specsim.architectures import Architecture, dtype_bytes, load_architecture
+from specsim.errors import SpecsimError
 from specsim.profile.capacity import memory_note, memory_section
 from specsim.profile.engine import FusedForward
 from specsim.profile.fit import fit_latency
@@ -84,6 +85,18 @@ DRAFT_FORWARD_S = 0.7e-3
 # streaming): vLLM PR #54628 measured the client's TTFT 8.4-12.2 ms above the server's own metric.
 REQUEST_OVERHEAD_S = 10e-3
 KV_BLOCK_TOKENS = 16
+# Tensor parallelism (Megatron-style, as vLLM and SGLang run it): every GPU holds 1/N of each
+# weight matrix and of the query heads, and two all-reduces per layer (after attention's output
+# projection and after the MLP) sum the partial activations, B·q·hidden values each. A ring
+# all-reduce moves 2(N−1)/N of the message over each GPU's link one way (the datasheet's
+# interconnect figure, at BANDWIDTH_EFFICIENCY like memory), plus a fixed latency per call:
+# SGLang PR #2904 measured its custom all-reduce on H100 at 3.7 / 4.8 / 5.9 µs for a 512-byte
+# message on 2 / 4 / 8 GPUs (vLLM's: 9.5 / 9.1 / 10.1 µs). The same latencies serve every GPU
+# model, an assumption; one node of at most 8 GPUs. The draft runs whole on every GPU (vLLM's
+# default draft tensor-parallel size of 1), with no communication.
+ALLREDUCE_LATENCY_S = {2: 3.7e-6, 4: 4.8e-6, 8: 5.9e-6}
+MAX_TENSOR_PARALLEL = 8
+ALLREDUCES_PER_LAYER = 2
 
 # --- grids --------------------------------------------------------------------------------------
 BATCH_SIZES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
@@ -103,6 +116,11 @@ ROOFLINE_CITATIONS = [
     "scheduling/API overhead per step)",
     "vLLM engine arguments: gpu_memory_utilization defaults to 0.9",
     "vLLM PR #54628 (2026): client TTFT 8.4-12.2 ms above the server's own TTFT metric (request overhead)",
+]
+TENSOR_PARALLEL_CITATIONS = [
+    "Shoeybi et al. 2019, 'Megatron-LM: Training Multi-Billion Parameter Language Models Using Model "
+    "Parallelism', arXiv 1909.08053 (two all-reduces per layer)",
+    "SGLang PR #2904 (2025): custom all-reduce latency on H100, 3.7/4.8/5.9 us at 512 bytes on 2/4/8 GPUs",
 ]
 
 
@@ -135,24 +153,43 @@ class ForwardCost:
     dtype: str
     bandwidth_efficiency: float = BANDWIDTH_EFFICIENCY
     compute_efficiency: float = COMPUTE_EFFICIENCY
+    tensor_parallel: int = 1
 
     def coefficients(self) -> ForwardCoefficients:
-        """The per-unit constants of this model's forward (the engine section stores them)."""
-        arch = self.arch
+        """The per-unit constants of this model's forward on one GPU of its tensor-parallel group
+        (the engine section stores them)."""
+        arch, gpus = self.arch, self.tensor_parallel
         head = float(arch.vocab * arch.hidden)
         weights = arch.flops_per_token(0.0) / 2.0  # matmul weights, LM head included
+        # the LM head is split over the vocabulary, the norms (a few thousand weights) replicated
         return ForwardCoefficients(
-            weight_bytes=float(arch.weight_bytes_read_per_forward(self.dtype)),
-            flops_per_token=2.0 * (weights - head),
-            head_flops_per_logit=2.0 * head,
-            logit_bytes=float(arch.vocab * dtype_bytes(self.dtype)),
-            kv_bytes_per_token=float(arch.kv_bytes_per_token(self.dtype)),
-            attention_flops_per_pair=arch.flops_per_token(1.0) - arch.flops_per_token(0.0),
+            weight_bytes=float(arch.weight_bytes_read_per_forward(self.dtype)) / gpus,
+            flops_per_token=2.0 * (weights - head) / gpus,
+            head_flops_per_logit=2.0 * head / gpus,
+            logit_bytes=float(arch.vocab * dtype_bytes(self.dtype)) / gpus,
+            kv_bytes_per_token=float(arch.kv_bytes_per_token(self.dtype, gpus)),
+            attention_flops_per_pair=(arch.flops_per_token(1.0) - arch.flops_per_token(0.0)) / gpus,
             forward_overhead_s=self.overhead_s(),
+            allreduce_s_per_token=self.allreduce_s_per_token(),
         )
 
+    def allreduces(self) -> int:
+        return ALLREDUCES_PER_LAYER * self.arch.layers if self.tensor_parallel > 1 else 0
+
     def overhead_s(self) -> float:
-        return FORWARD_OVERHEAD_S + LAYER_OVERHEAD_S * self.arch.layers
+        """Launches, and the all-reduces' fixed latency under tensor parallelism."""
+        latency_s = ALLREDUCE_LATENCY_S.get(self.tensor_parallel, 0.0)
+        return FORWARD_OVERHEAD_S + LAYER_OVERHEAD_S * self.arch.layers + self.allreduces() * latency_s
+
+    def allreduce_s_per_token(self) -> float:
+        """The all-reduces' transfer time per token of the forward: a ring moves 2(N−1)/N of each
+        token's hidden vector over every GPU's link."""
+        gpus = self.tensor_parallel
+        if gpus == 1:
+            return 0.0
+        share = 2.0 * (gpus - 1) / gpus
+        link = self.gpu.interconnect_bytes_per_s * self.bandwidth_efficiency
+        return self.allreduces() * share * self.arch.hidden * dtype_bytes(self.dtype) / link
 
     def time_s(self, batch: np.ndarray, new_tokens: np.ndarray, cached_tokens: np.ndarray,
                logit_positions: np.ndarray) -> np.ndarray:
@@ -181,16 +218,20 @@ class ForwardCost:
 def roofline_profile(gpu: str, target: str, draft: str, dtype: str = "bf16",
                      acceptance: Acceptance | None = None, *, name: str | None = None,
                      date: str | None = None, composition: Literal["fused", "separate"] = "fused",
-                     coefficients: EngineCoefficients | None = None) -> Profile:
+                     coefficients: EngineCoefficients | None = None, tensor_parallel: int = 1,
+                     acceptance_note: str | None = None) -> Profile:
     """A Profile whose latency grids come from the roofline above and the GPU's datasheet, for a
     vLLM-like engine that runs each step as one fused forward (`composition="separate"`: the
-    grids alone, priced as separate draft, verify and prefill forwards with no fixed costs)."""
+    grids alone, priced as separate draft, verify and prefill forwards with no fixed costs), the
+    target split over `tensor_parallel` GPUs. `acceptance_note` replaces the notes' sentence on
+    where the acceptance came from."""
     spec = gpu_spec(gpu)
     dtype_bytes(dtype)  # an unknown dtype fails here, with the list of known ones
     constants = coefficients or EngineCoefficients()
     target_arch, draft_arch = load_architecture(target), load_architecture(draft)
+    check_tensor_parallel(target_arch, tensor_parallel)
     efficiencies = (constants.bandwidth_efficiency, constants.compute_efficiency)
-    target_cost = ForwardCost(target_arch, spec, dtype, *efficiencies)
+    target_cost = ForwardCost(target_arch, spec, dtype, *efficiencies, tensor_parallel=tensor_parallel)
     draft_cost = ForwardCost(draft_arch, spec, dtype, *efficiencies)
     latency = Latency(
         source="roofline",
@@ -203,22 +244,35 @@ def roofline_profile(gpu: str, target: str, draft: str, dtype: str = "bf16",
         step_overhead_s=_six_digits(constants.step_overhead_s),
     )
     citations = [*ROOFLINE_CITATIONS, f"{spec.label}: {spec.source}"]
+    gpus = f"{spec.label}x{tensor_parallel}" if tensor_parallel > 1 else spec.label
+    device_name = spec.device_name
+    if tensor_parallel > 1:
+        citations += [*TENSOR_PARALLEL_CITATIONS, f"{spec.label} interconnect: {spec.interconnect_source}"]
+        device_name = f"{tensor_parallel} x {spec.device_name}, tensor parallel"
     engine = _engine(spec, target_cost, draft_cost, constants) if composition == "fused" else None
     return Profile(
         schema_version=SCHEMA_VERSION,
-        name=name or f"{spec.label}-{target_arch.name}-{draft_arch.name}",
+        name=name or f"{gpus}-{target_arch.name}-{draft_arch.name}",
         source="roofline",
         citations=citations,
-        notes=roofline_notes(spec, target_cost, draft_cost, acceptance, constants, engine),
-        hardware=Hardware(label=spec.label, device_name=spec.device_name,
+        notes=roofline_notes(spec, target_cost, draft_cost, acceptance, constants, engine, acceptance_note),
+        hardware=Hardware(label=spec.label, device_name=device_name,
                           date=date or dt.date.today().isoformat()),
         target=_model_info(target_arch, dtype),
         draft=_model_info(draft_arch, dtype),
         latency=latency,
-        memory=memory_section(target_arch, draft_arch, dtype, spec.memory_bytes),
+        memory=memory_section(target_arch, draft_arch, dtype, spec.memory_bytes, tensor_parallel),
         acceptance=acceptance,
         engine=engine,
     )
+
+
+def check_tensor_parallel(arch: Architecture, gpus: int) -> None:
+    """The split must suit the model's heads (vLLM's rule) and fit one node."""
+    arch.check_tensor_parallel(gpus)
+    if gpus > MAX_TENSOR_PARALLEL:
+        raise SpecsimError(f"--tensor-parallel {gpus}: more than one {MAX_TENSOR_PARALLEL}-GPU node is "
+                           "not modelled")
 
 
 def _engine(spec: GpuSpec, target: ForwardCost, draft: ForwardCost, constants: EngineCoefficients) -> Engine:
@@ -229,6 +283,7 @@ def _engine(spec: GpuSpec, target: ForwardCost, draft: ForwardCost, constants: E
         compute_efficiency=_six_digits(constants.compute_efficiency),
         target=_rounded(target.coefficients()),
         draft=_rounded(draft.coefficients()),
+        tensor_parallel=target.tensor_parallel,
     )
     return Engine(
         name="vllm-like", composition="fused",
@@ -249,7 +304,8 @@ def _six_digits(value: float) -> float:
 
 
 def roofline_notes(spec: GpuSpec, target: ForwardCost, draft: ForwardCost, acceptance: Acceptance | None,
-                   constants: EngineCoefficients, engine: Engine | None) -> str:
+                   constants: EngineCoefficients, engine: Engine | None,
+                   acceptance_note: str | None = None) -> str:
     bandwidth_efficiency, compute_efficiency = constants.bandwidth_efficiency, constants.compute_efficiency
     ridge = spec.peak_flops_per_s(target.dtype) * compute_efficiency / (
         spec.memory_bandwidth_bytes_per_s * bandwidth_efficiency)
@@ -281,7 +337,20 @@ def roofline_notes(spec: GpuSpec, target: ForwardCost, draft: ForwardCost, accep
             f"{engine.draft_forward_s * 1e3:.4g} ms per draft forward beyond their roofline, "
             f"{engine.request_overhead_s * 1e3:.4g} ms per request outside the steps; prefix caching in "
             f"{engine.kv_block_tokens}-token blocks.")
-    if acceptance is None:
+    if target.tensor_parallel > 1:
+        gpus = target.tensor_parallel
+        parts.append(
+            f"Tensor parallel: the target split over {gpus} GPUs (weights, query heads, LM head; KV heads "
+            f"{'split' if target.arch.kv_heads >= gpus else 'replicated'}), the draft whole on each GPU; "
+            f"{target.allreduces()} all-reduces per target forward, each "
+            f"{ALLREDUCE_LATENCY_S[gpus] * 1e6:g} us + 2({gpus}-1)/{gpus} of tokens x hidden x dtype bytes "
+            f"over {spec.interconnect_bytes_per_s / 1e9:g} GB/s one way x {bandwidth_efficiency:.4g}. "
+            "SGLang's H100 measurement for a 1M message on 8 GPUs (34 us) is 2-3x this model's (the PR "
+            "leaves bytes or elements unsaid), so large-batch tensor-parallel steps are priced "
+            "optimistically. Memory is per GPU.")
+    if acceptance_note is not None:
+        parts.append(acceptance_note)
+    elif acceptance is None:
         parts.append("No acceptance: no published curves for this pair and none supplied.")
     elif acceptance.source == "published":
         parts.append("Acceptance is from published measurements plus a stated model; "

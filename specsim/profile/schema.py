@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from specsim.profile.schema_engine import Engine
 
 # 2 added the `engine` section (schema_engine.py); a version-1 document still loads and means
-# what it always did: a separate-forward engine with no fixed costs beyond its grids.
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# what it always did: a separate-forward engine with no fixed costs beyond its grids. 3 added
+# tensor parallelism to the roofline (`tensor_parallel`, `allreduce_s_per_token`); a version-2
+# document means one GPU.
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 # Features the latency fits may use; each is computed from one query (batch size B, tokens per
 # request q, mean context c): tokens = B·q, batch_x_context = B·c, tokens_x_context = B·q·c.

@@ -1,5 +1,6 @@
-"""The Profile's `engine` section (contract 2, schema version 2): how the serving engine the
-profile describes composes a step and what it costs beyond the forwards' own work.
+"""The Profile's `engine` section (contract 2, schema version 2; 3 adds tensor parallelism): how
+the serving engine the profile describes composes a step and what it costs beyond the forwards'
+own work.
 
 Absent (every version-1 profile): the engine is `separate` with no fixed costs, no prefix cache
 and no time outside the steps — what the simulator always did, and how realrun's eager engine
@@ -33,6 +34,9 @@ class ForwardCoefficients(Strict):
     kv_bytes_per_token: float = Field(gt=0)
     attention_flops_per_pair: float = Field(ge=0, description="QK^T and AV per (query, key) pair")
     forward_overhead_s: float = Field(ge=0, description="launch cost of the forward's kernels")
+    allreduce_s_per_token: float = Field(
+        default=0.0, ge=0, description="tensor parallelism (schema 3): the all-reduces' transfer time per "
+        "token of the forward (their fixed latency is in forward_overhead_s); 0 on one GPU")
 
 
 class RooflineCoefficients(Strict):
@@ -44,6 +48,9 @@ class RooflineCoefficients(Strict):
     compute_efficiency: float = Field(gt=0, le=1)
     target: ForwardCoefficients
     draft: ForwardCoefficients
+    tensor_parallel: int = Field(
+        default=1, ge=1, description="GPUs the target is split over (schema 3); the coefficients are one "
+        "GPU's share, the draft runs whole on every GPU")
 
 
 class BenchmarkResidual(Strict):

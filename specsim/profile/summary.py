@@ -87,6 +87,10 @@ def _engine_lines(profile: Profile) -> list[str]:
         lines.append(f"  fused forward: roofline at {roof.bandwidth_efficiency:.3g} of "
                      f"{roof.memory_bandwidth_bytes_per_s / 1e12:.3g} TB/s and "
                      f"{roof.compute_efficiency:.3g} of {roof.peak_flops_per_s / 1e12:.4g} TFLOP/s")
+        if roof.tensor_parallel > 1:
+            lines.append(f"  tensor parallel: the target over {roof.tensor_parallel} GPUs, all-reduces "
+                         f"{roof.target.allreduce_s_per_token * 1e6:.3g} us per token of a forward beyond "
+                         "their latency; the draft whole on each GPU")
     if engine.fit is not None:
         fit = engine.fit
         lines.append(f"  fitted ({', '.join(fit.parameters)}) to {len(fit.files)} benchmark run(s): "
