@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from specsim.profile import SHIPPED_DIR, save_profile
 from specsim.profile.published import published_acceptance
+from specsim.profile.published_eagle import eagle_acceptance
 from specsim.profile.roofline import roofline_profile
 
 SHIPPED_DATE = "2026-11-23"
@@ -54,6 +55,10 @@ def build(out_dir: Path) -> list[Path]:
             acceptance_note=f"Acceptance is a stand-in ({stand_in}); read speed-ups relative to each "
             "other, not as this pair's own.")
         written.append(save_profile(profile, out_dir / f"{profile.name}.json"))
+    profile = roofline_profile("h100", "llama3.1-8b", "llama3.1-8b-eagle3", dtype="bf16",
+                               acceptance=eagle_acceptance(), date=TENSOR_PARALLEL_DATE,
+                               name="h100-llama3.1-8b-eagle3")
+    written.append(save_profile(profile, out_dir / f"{profile.name}.json"))
     return written
 
 

@@ -26,6 +26,10 @@ class Architecture:
     description: str
     source: str
     config: dict[str, Any]
+    # an EAGLE-3 head (Li et al. 2025, arXiv 2503.01840) rather than a stand-alone model: one
+    # decoder layer of the target's width over [token embedding; a projection of the target's
+    # hidden states from this many of its layers] — 0 for an ordinary draft model
+    eagle_feature_layers: int = 0
 
     @property
     def head_dim(self) -> int:
@@ -65,7 +69,11 @@ class Architecture:
         per_layer = attention + 3 * hidden * inter + 2 * hidden
         embedding = self.vocab * hidden
         head = 0 if self.tied_embeddings else self.vocab * hidden
-        return self.layers * per_layer + embedding + head + hidden
+        eagle = 0
+        if self.eagle_feature_layers:
+            # the features' projection to one hidden vector, and q, k, v reading two vectors
+            eagle = self.eagle_feature_layers * hidden * hidden + hidden * (q_width + 2 * kv_width)
+        return self.layers * per_layer + embedding + head + hidden + eagle
 
     def weight_bytes_read_per_forward(self, dtype: str) -> int:
         """Bytes a forward pass streams from memory: every weight but the embedding table,
@@ -131,7 +139,7 @@ def load_architecture(name_or_path: str | Path) -> Architecture:
         )
     document = _read_json(builtin)
     return Architecture(document["name"], document["description"], document["source"],
-                        document["config"])
+                        document["config"], int(document.get("eagle_feature_layers", 0)))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -68,6 +68,7 @@ def roofline_acceptance(target: str, draft: str, acceptance_from: str | None) ->
     published curves of the pair's class, else none."""
     # imported here: building the published curves needs scipy's solvers, `list` does not
     from specsim.profile.published import is_published_pair, published_acceptance
+    from specsim.profile.published_eagle import eagle_acceptance, is_eagle_pair
 
     target_name, draft_name = load_architecture(target).name, load_architecture(draft).name
     if acceptance_from is not None:
@@ -80,6 +81,9 @@ def roofline_acceptance(target: str, draft: str, acceptance_from: str | None) ->
     if is_published_pair(target_name, draft_name):
         click.echo("acceptance: published curves for the 7B/68M pair (Spec-Bench, derived; see citations)")
         return published_acceptance()
+    if is_eagle_pair(target_name, draft_name):
+        click.echo("acceptance: vLLM's published EAGLE-3 figures for Llama-3.1-8B (MT-Bench; see citations)")
+        return eagle_acceptance()
     click.echo(f"note: no published acceptance for {target_name}/{draft_name}; the profile is latency "
                "only (give --acceptance-from PROFILE to add one)")
     return None
