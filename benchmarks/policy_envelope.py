@@ -12,6 +12,10 @@ After each scenario's table, an ablation table: each policy the papers define, r
 published rule (the bare name), against the project's variants of that rule (`ABLATIONS`) —
 goodput / SLO attainment / mean k of each, and the variant's goodput over the default's.
 
+`--staircase`: every scenario on its profile padded to vLLM's CUDA-graph capture sizes (a fused
+engine's staircase in tokens per step), with the first-drop searches of `adaptive` and `goodput`
+as the ablations of their global search (the default where the profile has a staircase).
+
 Runs are independent and go to a process pool (`--jobs`, default: every core).
 """
 
@@ -21,6 +25,7 @@ import argparse
 import itertools
 import os
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -33,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from sim import simulate  # noqa: E402
 from specsim.policy import make_policy  # noqa: E402
+from specsim.profile import load_profile, save_profile  # noqa: E402
+from specsim.profile.roofline import VLLM_CUDA_GRAPH_SIZES  # noqa: E402
 from specsim.scenario import Scenario, load_scenario  # noqa: E402
 
 SHORT = {"none": "none", "disable_by_batch": "dbb", "threshold": "thr", "goodput": "goodput",
@@ -46,6 +53,10 @@ ABLATIONS = {
                  "adaptive:gate=slack,confidence=calibrated"],
     "goodput": ["goodput:alpha=per_request,every=1"],
     "slo_customized": ["slo_customized:budget=knee"],
+}
+STAIRCASE_ABLATIONS = {
+    "adaptive": ["adaptive:search=first_drop"],
+    "goodput": ["goodput:search=first_drop"],
 }
 
 
@@ -73,10 +84,10 @@ def point_label(point: dict[str, Any]) -> str:
     return ",".join(f"{path.rsplit('.', 1)[-1]}={value}" for path, value in point.items())
 
 
-def run_one(task: tuple[str, dict[str, Any], str, int, float | None]) -> dict[str, Any]:
-    path, point, spec, seed, duration_s = task
+def run_one(task: tuple[str, dict[str, Any], str, int, float | None, dict[str, Any]]) -> dict[str, Any]:
+    path, point, spec, seed, duration_s, extra = task
     scenario = load_scenario(path)
-    overrides = dict(point)
+    overrides = {**point, **extra}
     if duration_s is not None:
         overrides["workload.duration_s"] = duration_s
     scenario = scenario.with_fields(overrides)
@@ -112,12 +123,21 @@ def envelope_table(frame: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("point")
 
 
-def ablation_table(frame: pd.DataFrame) -> pd.DataFrame | None:
+def staircase_profile(scenario: Scenario, folder: Path) -> Path:
+    """The scenario's profile with its fused forwards padded to vLLM's CUDA-graph sizes."""
+    profile = load_profile(scenario.profile, relative_to=scenario.base_dir)
+    if profile.engine is None or profile.engine.composition != "fused":
+        raise SystemExit(f"{scenario.name}: --staircase needs a fused profile, {profile.name} is not")
+    engine = profile.engine.model_copy(update={"cuda_graph_sizes": VLLM_CUDA_GRAPH_SIZES})
+    return save_profile(profile.model_copy(update={"engine": engine}), folder / f"{scenario.name}.json")
+
+
+def ablation_table(frame: pd.DataFrame, ablations: dict[str, list[str]]) -> pd.DataFrame | None:
     """One row per sweep point; per published default present, its "goodput/attainment/mean k"
     and each variant's, with the variant's goodput over the default's."""
     means = frame.groupby(["point", "policy"], sort=False)[["goodput", "slo", "mean_k"]].mean()
     present = set(frame["policy"])
-    pairs = [(default, variant) for default, variants in ABLATIONS.items() if default in present
+    pairs = [(default, variant) for default, variants in ablations.items() if default in present
              for variant in (make_policy(spec).label() for spec in variants) if variant in present]
     if not pairs:
         return None
@@ -151,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--csv", type=Path, default=None, help="also write every run's row here")
     parser.add_argument("--no-ablations", action="store_true", help="skip the published-rule ablations")
+    parser.add_argument("--staircase", action="store_true",
+                        help="pad every forward to vLLM's CUDA-graph sizes; ablate the first-drop searches")
     arguments = parser.parse_args(argv)
+    ablations = STAIRCASE_ABLATIONS if arguments.staircase else ABLATIONS
+    scratch = Path(tempfile.mkdtemp(prefix="envelope-"))
 
     paths = arguments.scenarios or sorted(str(p) for p in (ROOT / "scenarios" / "experiments").glob("*.yaml"))
     duration = arguments.duration if arguments.duration is not None else (15.0 if arguments.quick else None)
@@ -165,9 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         specs = list(scenario.policies)
         if not arguments.no_ablations:
             labels = set(orders[scenario.name])
-            specs += [variant for default, variants in ABLATIONS.items() if default in labels
+            specs += [variant for default, variants in ablations.items() if default in labels
                       for variant in variants if make_policy(variant).label() not in labels]
-        tasks += [(path, point, spec, seed, duration) for point in points(scenario)
+        extra = {"profile": str(staircase_profile(scenario, scratch))} if arguments.staircase else {}
+        tasks += [(path, point, spec, seed, duration, extra) for point in points(scenario)
                   for spec in specs for seed in seeds]
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -182,11 +207,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n## {name}: goodput (SLO-meeting req/s) / SLO attainment; "
                   f"{runs['seed'].nunique()} seed(s); {runs['wall_s'].sum():.0f} s of runs", flush=True)
             print(envelope_table(runs, orders[name]).to_string(), flush=True)
-            ablations = ablation_table(runs)
-            if ablations is not None:
-                print(f"\n{name}, published rule (bare name) against the project's variants: "
+            table = ablation_table(runs, ablations)
+            if table is not None:
+                against = ("the first-drop search (global search is the default on a staircase)"
+                           if arguments.staircase else "the project's variants")
+                print(f"\n{name}, published rule (bare name) against {against}: "
                       "goodput / attainment / mean k, ×variant/default goodput", flush=True)
-                print(ablations.to_string(), flush=True)
+                print(table.to_string(), flush=True)
     frame = pd.DataFrame(rows)
     if arguments.csv:
         frame.to_csv(arguments.csv, index=False)

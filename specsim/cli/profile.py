@@ -44,21 +44,26 @@ def list_profiles() -> None:
               "draft, verify and prefill forwards one after the other, no fixed costs")
 @click.option("--tensor-parallel", "tensor_parallel", default=1, show_default=True, type=int,
               help="GPUs the target is split over (one node, at most 8; the draft runs whole on each)")
+@click.option("--cuda-graphs", "cuda_graphs", default="none", show_default=True,
+              type=click.Choice(["none", "vllm"]),
+              help="vllm: forwards pad to vLLM V1's default CUDA-graph capture sizes (a staircase in tokens "
+              "per step); none: priced as smooth")
 def roofline(gpu: str, target: str, draft: str, dtype: str, acceptance_from: str | None, out: Path,
-             composition: str, tensor_parallel: int) -> None:
+             composition: str, tensor_parallel: int, cuda_graphs: str) -> None:
     """A profile whose latency comes from datasheet bandwidth and FLOP/s (no GPU needed).
 
     Acceptance: copied from --acceptance-from when given; otherwise the published curves when the
     pair is the LLaMA-2-7B / LLaMA-68M class; otherwise left out (latency-only profile).
     """
-    from specsim.profile.roofline import check_tensor_parallel, roofline_profile
+    from specsim.profile.roofline import VLLM_CUDA_GRAPH_SIZES, check_tensor_parallel, roofline_profile
 
     output_file("--out", out)
     check_tensor_parallel(load_architecture(target), tensor_parallel)  # before anything is said
     acceptance = roofline_acceptance(target, draft, acceptance_from)
     profile = roofline_profile(gpu, target, draft, dtype=dtype, acceptance=acceptance,
                                composition=composition,  # type: ignore[arg-type]
-                               tensor_parallel=tensor_parallel)
+                               tensor_parallel=tensor_parallel,
+                               cuda_graph_sizes=VLLM_CUDA_GRAPH_SIZES if cuda_graphs == "vllm" else None)
     path = save_profile(profile, out)
     click.echo(f"wrote {path} ({profile.name})")
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from specsim.policy.base import BatchView, Drafts, Policy, StepOutcome
+from specsim.policy.cost import CostEstimator
+from specsim.policy.estimates import SEARCHES, searches_globally
 from specsim.policy.params import changed_parameters
 
 CALIBRATION_BINS = 20
@@ -49,6 +51,13 @@ class Adaptive(Policy):
        is the largest feasible value, 0 when even T(1) is over the bound. The authors' code
        hard-codes 40 ms and comments the gate out; here it is on.
 
+    Staircases: where the profile prices an engine that pads its forwards to captured CUDA-graph
+    sizes, T jumps with k and G is no longer quasi-concave. `search=auto` (the default) then
+    searches globally: the gate speculates if any k up to the cap predicts Ĝ_k = B·Σ_{j≤k} c̄^j /
+    T(k) above G₀; after each pass drafting goes on while any further pass up to the planned k
+    predicts a G above the current one (no stop at a drop); the verifier keeps the removal count
+    with the highest G, not the first drop. `search=first_drop` / `search=global` force either.
+
     Options — the project's variants, the defaults before the published rules were:
     - `gate=slack`: the bound is each request's banked slack, T ≤ minᵢ (SLOᵢ·(dᵢ + 1) − tᵢ) over
       the requests for which it is positive (tᵢ the decode time so far, dᵢ + 1 = its decoded
@@ -68,7 +77,7 @@ class Adaptive(Policy):
 
     def __init__(self, k_max: int = 8, drafter: bool = True, verifier: bool = True,
                  slo_gate: bool = True, gate: str = "step", confidence: str = "raw", prior: float = 0.6,
-                 prior_weight: float = 20.0, decay: float = 0.99) -> None:
+                 prior_weight: float = 20.0, decay: float = 0.99, search: str = "auto") -> None:
         if k_max < 1:
             raise ValueError("k_max must be ≥ 1")
         if not 0.0 < prior < 1.0:
@@ -77,6 +86,8 @@ class Adaptive(Policy):
             raise ValueError(f"gate must be 'step' or 'slack', got {gate!r}")
         if confidence not in ("raw", "calibrated"):
             raise ValueError(f"confidence must be 'raw' or 'calibrated', got {confidence!r}")
+        if search not in SEARCHES:
+            raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
         if prior_weight <= 0.0:
             raise ValueError("prior_weight must be > 0")
         if not 0.0 < decay <= 1.0:
@@ -90,6 +101,9 @@ class Adaptive(Policy):
         self.prior = prior
         self.prior_weight = prior_weight
         self.decay = decay
+        self.search = search
+        self._global = False  # this step searches k globally (search, and the profile's staircase)
+        self._planned = 0  # the k planned this step
         self.max_draft_tokens = k_max
         self.mean_acceptance = prior  # c̄
         self._raw_sum, self._raw_count = 0.0, 0  # confidence=raw: every raw p kept for c̄
@@ -151,14 +165,15 @@ class Adaptive(Policy):
     # -- the API -------------------------------------------------------------------------------
     def plan_draft(self, view: BatchView) -> np.ndarray:
         batch = view.batch_size
+        self._global = searches_globally(self.search, view.cost)
         k = self.slo_cap(view)
         if k > 0 and self.drafter:
             cost, context = view.cost, view.mean_context_tokens
             g0 = batch / cost.uniform_step_s(batch, 0, context)
-            g1 = batch * (1.0 + self.mean_acceptance) / cost.uniform_step_s(batch, 1, context)
-            if g1 <= g0:
+            if not self._rises(batch, float(batch), batch, 0, k if self._global else 1, g0, context, cost):
                 k = 0
             self._efficiency = g0
+        self._planned = k
         self._passes, self._next_uniform = 0, (-1, 0.0)
         self._path, self._tokens = np.ones(batch), float(batch)
         return np.full(batch, k, dtype=np.int64)
@@ -190,6 +205,12 @@ class Adaptive(Policy):
             step_s = known_s if known_passes == passes else cost.uniform_step_s(batch, passes, context)
             efficiency = self._tokens / step_s
             previous, self._efficiency = self._efficiency, efficiency
+            if self._global:
+                if efficiency >= previous:
+                    self._learn_prior(column)
+                later = self._planned - passes
+                return np.full(batch, self._rises(batch, self._tokens, newest, passes, later, efficiency,
+                                                  context, cost))
             if efficiency < previous:  # correct: this pass lowered G — stop, keep its tokens
                 return np.zeros(batch, dtype=bool)
             self._learn_prior(column)
@@ -202,10 +223,20 @@ class Adaptive(Policy):
         self._tokens += float(self._path.sum())
         efficiency = self._tokens / cost.step_s(lengths, None, context)
         previous, self._efficiency = self._efficiency, efficiency
+        extending = lengths == passes
+        if self._global:
+            if efficiency >= previous:
+                self._learn_prior(column[~np.isnan(column)])
+            gain = float(self._path[extending].sum())
+            for more in range(1, self._planned - passes + 1):
+                gain *= self.mean_acceptance
+                predicted_tokens = self._tokens + gain
+                if predicted_tokens / cost.step_s(lengths + more * extending, None, context) > efficiency:
+                    return np.ones(batch, dtype=bool)
+            return np.zeros(batch, dtype=bool)
         if efficiency < previous:
             return np.zeros(batch, dtype=bool)
         self._learn_prior(column[~np.isnan(column)])
-        extending = lengths == passes
         predicted_tokens = self._tokens + float(self._path[extending].sum()) * self.mean_acceptance
         predicted = predicted_tokens / cost.step_s(lengths + extending, None, context)
         return np.full(batch, predicted > efficiency)
@@ -242,14 +273,18 @@ class Adaptive(Policy):
 
         draft_s = cost.draft_s(lengths, context)
         total = batch + values.sum()
-        kept_all = total / (draft_s + after_draft_s(batch + count))
-        if (total - values[0]) / (draft_s + after_draft_s(batch + count - 1)) - kept_all <= 0.0:
-            return lengths
+        if not self._global:
+            kept_all = total / (draft_s + after_draft_s(batch + count))
+            if (total - values[0]) / (draft_s + after_draft_s(batch + count - 1)) - kept_all <= 0.0:
+                return lengths
         tokens = total - np.concatenate([[0.0], np.cumsum(values)])
         step = draft_s + np.array([after_draft_s(batch + count - m) for m in range(count + 1)])
         efficiency = tokens / step
-        drops = np.flatnonzero(np.diff(efficiency) <= 0.0)
-        removed = int(drops[0]) if len(drops) else count
+        if self._global:
+            removed = int(np.argmax(efficiency))  # the best count; the fewest removals on ties
+        else:
+            drops = np.flatnonzero(np.diff(efficiency) <= 0.0)
+            removed = int(drops[0]) if len(drops) else count
         return lengths - np.bincount(rows[:removed], minlength=batch)
 
     def removal_order(self, drafts: Drafts) -> tuple[np.ndarray, np.ndarray] | tuple[()]:
@@ -264,6 +299,18 @@ class Adaptive(Policy):
         values = path[rows, positions]
         order = np.lexsort((-positions, values))
         return rows[order], values[order]
+
+    def _rises(self, batch: int, tokens: float, newest: float, passes: int, later: int, efficiency: float,
+               context: float, cost: CostEstimator) -> bool:
+        """Whether one of the next `later` uniform passes after `passes` is predicted to beat
+        `efficiency`, each extending the newest ĉ (summing to `newest`) by the prior c̄."""
+        gain = newest
+        for more in range(1, later + 1):
+            gain *= self.mean_acceptance
+            tokens += gain
+            if tokens / cost.uniform_step_s(batch, passes + more, context) > efficiency:
+                return True
+        return False
 
     def _learn_prior(self, confidences: np.ndarray) -> None:
         """confidence=raw: c̄ is the mean of every raw p drafted on passes that did not lower G."""
@@ -302,5 +349,5 @@ class Adaptive(Policy):
         return changed_parameters(self, {
             "k_max": self.k_max, "drafter": self.drafter, "verifier": self.verifier,
             "slo_gate": self.slo_gate, "gate": self.gate, "confidence": self.confidence, "prior": self.prior,
-            "prior_weight": self.prior_weight, "decay": self.decay,
+            "prior_weight": self.prior_weight, "decay": self.decay, "search": self.search,
         })

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from specsim.policy.cost import CostEstimator
+
+# how a policy searches k: the first local maximum, the global one, or by the profile (global
+# where the step time is a staircase, first drop where it is smooth)
+SEARCHES = ("auto", "first_drop", "global")
+
+
+def searches_globally(search: str, cost: CostEstimator) -> bool:
+    return search == "global" or (search == "auto" and cost.staircase)
+
 
 def expected_tokens(alpha: np.ndarray | float, k: int) -> np.ndarray:
     """Tokens one verification emits with i.i.d. acceptance α and k draft tokens:

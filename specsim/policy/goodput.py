@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from specsim.policy.base import BatchView, Policy, StepOutcome
-from specsim.policy.estimates import expected_tokens, observed_trials
+from specsim.policy.estimates import SEARCHES, expected_tokens, observed_trials, searches_globally
 from specsim.policy.params import changed_parameters
 
 # view.memory columns: exponential moving averages of accepted tokens and of Bernoulli trials;
@@ -25,7 +25,10 @@ class Goodput(Policy):
 
     (Goodput(0) is multiplied by `margin` = 1.1: speculation must be more than 10% better.)
     The enumeration stops at the first drop, which is the maximum since Goodput is quasi-concave
-    for T linear in k.
+    for T linear in k. Where the profile prices a staircase (an engine padding its forwards to
+    captured CUDA-graph sizes) T jumps and Goodput is not unimodal: `search=auto` (the default)
+    then takes the global argmax over all k, as production adaptive verification does (vLLM PR
+    #47808, TensorRT-LLM PR #17056); `search=first_drop` / `search=global` force either.
 
     Acceptance estimate, as published (`alpha=batch`, the default): one α for the batch,
     α ← 0.85·α + 0.15·(accepted / drafted) with both counts cumulative since the start, from
@@ -44,7 +47,7 @@ class Goodput(Policy):
     name = "goodput"
 
     def __init__(self, k_max: int = 8, alpha0: float = 0.7, ema: float = 0.15, margin: float = 1.1,
-                 every: int = 20, alpha: str = "batch") -> None:
+                 every: int = 20, alpha: str = "batch", search: str = "auto") -> None:
         if k_max < 1:
             raise ValueError("k_max must be ≥ 1")
         if not 0.0 < alpha0 < 1.0:
@@ -55,6 +58,8 @@ class Goodput(Policy):
             raise ValueError("margin must be > 0")
         if every < 1:
             raise ValueError("every must be ≥ 1")
+        if search not in SEARCHES:
+            raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
         if alpha not in ("batch", "per_request"):
             raise ValueError(f"alpha must be 'batch' or 'per_request', got {alpha!r}")
         self.k_max = k_max
@@ -63,6 +68,7 @@ class Goodput(Policy):
         self.margin = margin
         self.every = every
         self.alpha = alpha
+        self.search = search
         self.max_draft_tokens = k_max
         self._steps = 0
         self._k = 0
@@ -100,11 +106,13 @@ class Goodput(Policy):
         context = view.mean_context_tokens
         best_k = 0
         best = self.margin * batch / cost.uniform_step_s(batch, 0, context)
+        whole_range = searches_globally(self.search, cost)
         for k in range(1, self.k_max + 1):
             goodput = float(expected_tokens(alpha, k).sum()) / cost.uniform_step_s(batch, k, context)
-            if goodput <= best:
+            if goodput > best:
+                best_k, best = k, goodput
+            elif not whole_range:
                 break
-            best_k, best = k, goodput
         return best_k
 
     def plan_draft(self, view: BatchView) -> np.ndarray:
@@ -124,4 +132,5 @@ class Goodput(Policy):
 
     def parameters(self) -> dict[str, object]:
         return changed_parameters(self, {"k_max": self.k_max, "alpha0": self.alpha0, "ema": self.ema,
-                                         "margin": self.margin, "every": self.every, "alpha": self.alpha})
+                                         "margin": self.margin, "every": self.every, "alpha": self.alpha,
+                                         "search": self.search})

@@ -15,6 +15,8 @@ which is why a batch's mean context gives the exact sums.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from specsim.profile.schema_engine import Engine, ForwardCoefficients
 
 # What a profile without an `engine` section means (every version-1 profile).
@@ -26,12 +28,12 @@ class FusedForward:
     cost; the simulator's hot loop calls it for every fused step, so its constants are folded into
     plain floats once."""
 
-    __slots__ = ("allreduce_s", "attention_flops_s", "fixed_s", "head_s", "kv_s", "logit_s", "token_s",
-                 "weights_s")
+    __slots__ = ("allreduce_s", "attention_flops_s", "fixed_s", "graph_sizes", "head_s", "kv_s",
+                 "largest_graph", "logit_s", "token_s", "weights_s")
 
     def __init__(self, model: ForwardCoefficients, memory_bandwidth_bytes_per_s: float,
                  peak_flops_per_s: float, bandwidth_efficiency: float, compute_efficiency: float,
-                 fixed_s: float = 0.0) -> None:
+                 fixed_s: float = 0.0, graph_sizes: list[int] | None = None) -> None:
         per_byte = 1.0 / (memory_bandwidth_bytes_per_s * bandwidth_efficiency)
         per_flop = 1.0 / (peak_flops_per_s * compute_efficiency)
         self.weights_s = model.weight_bytes * per_byte  # streamed once per forward
@@ -43,9 +45,18 @@ class FusedForward:
         # the roofline's launch cost + the engine's fixed cost per forward
         self.fixed_s = model.forward_overhead_s + fixed_s
         self.allreduce_s = model.allreduce_s_per_token  # tensor parallelism's transfers, per token
+        # captured CUDA graphs: a forward of up to the largest size pads to the next one
+        self.graph_sizes = list(graph_sizes or ())
+        self.largest_graph = self.graph_sizes[-1] if self.graph_sizes else -1
 
     def time_s(self, tokens: float, logit_positions: float, kv_tokens: float,
                attention_pairs: float) -> float:
+        if 0 < tokens <= self.largest_graph:
+            # the graph's padding rows run the dense part (and keep logits) like real ones; their
+            # attention reads nothing
+            padding = self.graph_sizes[bisect_left(self.graph_sizes, tokens)] - tokens
+            tokens += padding
+            logit_positions += padding
         dense_memory = self.weights_s + logit_positions * self.logit_s
         dense_compute = tokens * self.token_s + logit_positions * self.head_s
         attention_memory = kv_tokens * self.kv_s
@@ -79,5 +90,8 @@ class EngineModel:
         if roof is not None and self.fused:
             peaks = (roof.memory_bandwidth_bytes_per_s, roof.peak_flops_per_s, roof.bandwidth_efficiency,
                      roof.compute_efficiency)
-            self.target = FusedForward(roof.target, *peaks, fixed_s=engine.target_forward_s)
-            self.draft = FusedForward(roof.draft, *peaks, fixed_s=engine.draft_forward_s)
+            graphs = engine.cuda_graph_sizes
+            self.target = FusedForward(roof.target, *peaks, fixed_s=engine.target_forward_s,
+                                       graph_sizes=graphs)
+            self.draft = FusedForward(roof.draft, *peaks, fixed_s=engine.draft_forward_s, graph_sizes=graphs)
+        self.staircase = self.fused and bool(engine.cuda_graph_sizes)

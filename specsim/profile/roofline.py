@@ -95,6 +95,10 @@ KV_BLOCK_TOKENS = 16
 # model, an assumption; one node of at most 8 GPUs. The draft runs whole on every GPU (vLLM's
 # default draft tensor-parallel size of 1), with no communication.
 ALLREDUCE_LATENCY_S = {2: 3.7e-6, 4: 4.8e-6, 8: 5.9e-6}
+# vLLM V1's default CUDA-graph capture sizes in tokens per forward (`cudagraph_capture_sizes`,
+# with max_num_seqs 256: 1, 2, 4, then every 8 up to 248, then every 16 up to 512). A forward of up
+# to 512 tokens pads to the next size; a larger one runs eagerly.
+VLLM_CUDA_GRAPH_SIZES = [1, 2, 4, *range(8, 256, 8), *range(256, 513, 16)]
 MAX_TENSOR_PARALLEL = 8
 ALLREDUCES_PER_LAYER = 2
 
@@ -219,12 +223,13 @@ def roofline_profile(gpu: str, target: str, draft: str, dtype: str = "bf16",
                      acceptance: Acceptance | None = None, *, name: str | None = None,
                      date: str | None = None, composition: Literal["fused", "separate"] = "fused",
                      coefficients: EngineCoefficients | None = None, tensor_parallel: int = 1,
-                     acceptance_note: str | None = None) -> Profile:
+                     acceptance_note: str | None = None,
+                     cuda_graph_sizes: list[int] | None = None) -> Profile:
     """A Profile whose latency grids come from the roofline above and the GPU's datasheet, for a
     vLLM-like engine that runs each step as one fused forward (`composition="separate"`: the
     grids alone, priced as separate draft, verify and prefill forwards with no fixed costs), the
-    target split over `tensor_parallel` GPUs. `acceptance_note` replaces the notes' sentence on
-    where the acceptance came from."""
+    target split over `tensor_parallel` GPUs, forwards padded to `cuda_graph_sizes` tokens where
+    given. `acceptance_note` replaces the notes' sentence on where the acceptance came from."""
     spec = gpu_spec(gpu)
     dtype_bytes(dtype)  # an unknown dtype fails here, with the list of known ones
     constants = coefficients or EngineCoefficients()
@@ -244,12 +249,19 @@ def roofline_profile(gpu: str, target: str, draft: str, dtype: str = "bf16",
         step_overhead_s=_six_digits(constants.step_overhead_s),
     )
     citations = [*ROOFLINE_CITATIONS, f"{spec.label}: {spec.source}"]
+    if cuda_graph_sizes is not None:
+        citations.append("vLLM CompilationConfig: cudagraph_capture_sizes default [1, 2, 4] + "
+                         "range(8, 256, 8) + range(256, min(2 x max_num_seqs, 512) + 1, 16)")
     gpus = f"{spec.label}x{tensor_parallel}" if tensor_parallel > 1 else spec.label
     device_name = spec.device_name
     if tensor_parallel > 1:
         citations += [*TENSOR_PARALLEL_CITATIONS, f"{spec.label} interconnect: {spec.interconnect_source}"]
         device_name = f"{tensor_parallel} x {spec.device_name}, tensor parallel"
     engine = _engine(spec, target_cost, draft_cost, constants) if composition == "fused" else None
+    if cuda_graph_sizes is not None:
+        if engine is None:
+            raise SpecsimError("--cuda-graphs: only a fused engine pads its forwards to captured sizes")
+        engine = engine.model_copy(update={"cuda_graph_sizes": list(cuda_graph_sizes)})
     return Profile(
         schema_version=SCHEMA_VERSION,
         name=name or f"{gpus}-{target_arch.name}-{draft_arch.name}",
@@ -348,6 +360,12 @@ def roofline_notes(spec: GpuSpec, target: ForwardCost, draft: ForwardCost, accep
             "SGLang's H100 measurement for a 1M message on 8 GPUs (34 us) is 2-3x this model's (the PR "
             "leaves bytes or elements unsaid), so large-batch tensor-parallel steps are priced "
             "optimistically. Memory is per GPU.")
+    if engine is not None and engine.cuda_graph_sizes:
+        sizes = engine.cuda_graph_sizes
+        parts.append(f"CUDA graphs captured at {len(sizes)} sizes from {sizes[0]} to {sizes[-1]} tokens per "
+                     "forward: a forward pads up to the next (its padding rows cost dense work and logits, "
+                     "no attention); a larger one runs unpadded at the same launch cost, an optimistic "
+                     "simplification (eager launches cost more).")
     if acceptance_note is not None:
         parts.append(acceptance_note)
     elif acceptance is None:

@@ -14,6 +14,7 @@ decode rows pay anyway.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -91,9 +92,24 @@ class Engine(Strict):
     roofline: RooflineCoefficients | None = Field(
         default=None, description="how a fused forward is priced; required when composition is fused")
     fit: EngineFit | None = None
+    cuda_graph_sizes: list[int] | None = Field(
+        default=None, description="schema 3: token counts the engine captured CUDA graphs for; a "
+        "forward of up to the largest runs padded to the next size (a staircase in tokens per step), "
+        "a larger one runs eagerly, unpadded. Absent: no staircase")
 
     @model_validator(mode="after")
     def _fused_needs_a_price(self) -> Engine:
         if self.composition == "fused" and self.roofline is None:
             raise ValueError("composition 'fused' needs the roofline coefficients (engine.roofline)")
+        return self
+
+    @model_validator(mode="after")
+    def _graph_sizes_increase(self) -> Engine:
+        sizes = self.cuda_graph_sizes
+        if sizes is None:
+            return self
+        if self.composition != "fused":
+            raise ValueError("cuda_graph_sizes: only a fused engine pads its forwards to captured sizes")
+        if not sizes or sizes[0] < 1 or any(b <= a for a, b in pairwise(sizes)):
+            raise ValueError(f"cuda_graph_sizes: must be positive and strictly increasing, got {sizes}")
         return self

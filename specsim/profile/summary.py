@@ -91,6 +91,10 @@ def _engine_lines(profile: Profile) -> list[str]:
             lines.append(f"  tensor parallel: the target over {roof.tensor_parallel} GPUs, all-reduces "
                          f"{roof.target.allreduce_s_per_token * 1e6:.3g} us per token of a forward beyond "
                          "their latency; the draft whole on each GPU")
+    if engine.cuda_graph_sizes:
+        sizes = engine.cuda_graph_sizes
+        lines.append(f"  CUDA graphs: a forward of up to {sizes[-1]} tokens pads to the next of {len(sizes)} "
+                     f"captured sizes ({', '.join(map(str, sizes[:6]))}, …, {sizes[-1]}): a staircase")
     if engine.fit is not None:
         fit = engine.fit
         lines.append(f"  fitted ({', '.join(fit.parameters)}) to {len(fit.files)} benchmark run(s): "
