@@ -11,6 +11,7 @@ re-run this.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import tempfile
 from pathlib import Path
@@ -29,12 +30,15 @@ TENSOR_PARALLEL_DATE = "2026-12-06"
 SHIPPED = [
     ("h100", "llama2-7b", "llama-68m"),
     ("a100", "llama2-7b", "llama-68m"),
+    ("h200", "llama2-7b", "llama-68m"),
     ("l40s", "llama2-7b", "llama-68m"),
 ]
-# (gpu, target, draft, GPUs): the SpecServe paper's multi-GPU setups (arXiv 2503.05096)
+# every later pair on the mission's A100 and on H100 and H200
+DATACENTER_GPUS = ("a100", "h100", "h200")
+# (target, draft, GPUs): the SpecServe paper's multi-GPU setups (arXiv 2503.05096)
 SHIPPED_TENSOR_PARALLEL = [
-    ("h100", "vicuna-33b", "llama-160m", 4),
-    ("h100", "llama3.3-70b", "llama3.2-1b", 8),
+    ("vicuna-33b", "llama-160m", 4),
+    ("llama3.3-70b", "llama3.2-1b", 8),
 ]
 
 
@@ -44,7 +48,7 @@ def build(out_dir: Path) -> list[Path]:
     for gpu, target, draft in SHIPPED:
         profile = roofline_profile(gpu, target, draft, dtype="bf16", acceptance=acceptance, date=SHIPPED_DATE)
         written.append(save_profile(profile, out_dir / f"{profile.name}.json"))
-    for gpu, target, draft, gpus in SHIPPED_TENSOR_PARALLEL:
+    for gpu, (target, draft, gpus) in itertools.product(DATACENTER_GPUS, SHIPPED_TENSOR_PARALLEL):
         # nobody publishes per-position acceptance for these pairs: the 7B/68M curves stand in,
         # said in the curves' citations and the notes (a larger pair accepts more)
         stand_in = (f"stand-in: the curves above are LLaMA-2-7B/LLaMA-68M's, used for {target}/{draft} "
@@ -55,10 +59,11 @@ def build(out_dir: Path) -> list[Path]:
             acceptance_note=f"Acceptance is a stand-in ({stand_in}); read speed-ups relative to each "
             "other, not as this pair's own.")
         written.append(save_profile(profile, out_dir / f"{profile.name}.json"))
-    profile = roofline_profile("h100", "llama3.1-8b", "llama3.1-8b-eagle3", dtype="bf16",
-                               acceptance=eagle_acceptance(), date=TENSOR_PARALLEL_DATE,
-                               name="h100-llama3.1-8b-eagle3")
-    written.append(save_profile(profile, out_dir / f"{profile.name}.json"))
+    for gpu in DATACENTER_GPUS:
+        profile = roofline_profile(gpu, "llama3.1-8b", "llama3.1-8b-eagle3", dtype="bf16",
+                                   acceptance=eagle_acceptance(), date=TENSOR_PARALLEL_DATE,
+                                   name=f"{gpu}-llama3.1-8b-eagle3")
+        written.append(save_profile(profile, out_dir / f"{profile.name}.json"))
     return written
 
 

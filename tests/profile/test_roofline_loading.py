@@ -32,8 +32,9 @@ def test_make_script_reproduces_the_shipped_files_byte_for_byte(tmp_path):
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     written = script.build(tmp_path)
-    shipped = (*SHIPPED, "h100x4-vicuna-33b-llama-160m", "h100x8-llama3.3-70b-llama3.2-1b",
-               "h100-llama3.1-8b-eagle3")
+    later_pairs = ("x4-vicuna-33b-llama-160m", "x8-llama3.3-70b-llama3.2-1b", "-llama3.1-8b-eagle3")
+    shipped = (*SHIPPED, "h200-llama2-7b-llama-68m",
+               *(f"{gpu}{pair}" for gpu in ("a100", "h100", "h200") for pair in later_pairs))
     assert sorted(path.name for path in written) == sorted(f"{name}.json" for name in shipped)
     for path in written:
         assert path.read_bytes() == (SHIPPED_DIR / path.name).read_bytes(), path.name
