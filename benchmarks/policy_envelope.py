@@ -55,7 +55,7 @@ ABLATIONS = {
     "slo_customized": ["slo_customized:budget=knee"],
 }
 STAIRCASE_ABLATIONS = {
-    "adaptive": ["adaptive:search=first_drop"],
+    "adaptive": ["adaptive:search=first_drop", "adaptive:trim=graph"],
     "goodput": ["goodput:search=first_drop"],
 }
 

@@ -3,6 +3,8 @@ and an SLO gate."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 
 from specsim.policy.base import BatchView, Drafts, Policy, StepOutcome
@@ -57,6 +59,9 @@ class Adaptive(Policy):
     T(k) above G₀; after each pass drafting goes on while any further pass up to the planned k
     predicts a G above the current one (no stop at a drop); the verifier keeps the removal count
     with the highest G, not the first drop. `search=first_drop` / `search=global` force either.
+    `trim=graph` is the authors' own verifier step on such an engine: after the removals above,
+    remove further tokens (lowest ĉ first; the authors empty one request before the next) until
+    the step's forward holds exactly a captured size, never padding.
 
     Options — the project's variants, the defaults before the published rules were:
     - `gate=slack`: the bound is each request's banked slack, T ≤ minᵢ (SLOᵢ·(dᵢ + 1) − tᵢ) over
@@ -77,7 +82,8 @@ class Adaptive(Policy):
 
     def __init__(self, k_max: int = 8, drafter: bool = True, verifier: bool = True,
                  slo_gate: bool = True, gate: str = "step", confidence: str = "raw", prior: float = 0.6,
-                 prior_weight: float = 20.0, decay: float = 0.99, search: str = "auto") -> None:
+                 prior_weight: float = 20.0, decay: float = 0.99, search: str = "auto",
+                 trim: str = "none") -> None:
         if k_max < 1:
             raise ValueError("k_max must be ≥ 1")
         if not 0.0 < prior < 1.0:
@@ -86,6 +92,8 @@ class Adaptive(Policy):
             raise ValueError(f"gate must be 'step' or 'slack', got {gate!r}")
         if confidence not in ("raw", "calibrated"):
             raise ValueError(f"confidence must be 'raw' or 'calibrated', got {confidence!r}")
+        if trim not in ("none", "graph"):
+            raise ValueError(f"trim must be 'none' or 'graph', got {trim!r}")
         if search not in SEARCHES:
             raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
         if prior_weight <= 0.0:
@@ -102,6 +110,7 @@ class Adaptive(Policy):
         self.prior_weight = prior_weight
         self.decay = decay
         self.search = search
+        self.trim = trim
         self._global = False  # this step searches k globally (search, and the profile's staircase)
         self._planned = 0  # the k planned this step
         self.max_draft_tokens = k_max
@@ -249,12 +258,21 @@ class Adaptive(Policy):
         if len(removals) == 0:
             return lengths
         rows, values = removals
+        removed = self.removal_count(view, lengths, values)
+        if self.trim == "graph":
+            removed = self.trimmed_to_graph(view, len(values), removed)
+        if removed == 0:
+            return lengths
+        return lengths - np.bincount(rows[:removed], minlength=view.batch_size)
+
+    def removal_count(self, view: BatchView, lengths: np.ndarray, values: np.ndarray) -> int:
+        """How many tokens, in removal order (their ĉ: `values`), to take off the verification."""
         cost, context, batch = view.cost, view.mean_context_tokens, view.batch_size
         count = len(values)
         widest = int(lengths.max()) + 1  # tokens per request verified at most
         verify_pass_s = cost.verify_pass_s
         if verify_pass_s(batch, float(widest), context) <= verify_pass_s(batch, 1.0, context):
-            return lengths  # verification is free here: removing a token only loses its ĉ
+            return 0  # verification is free here: removing a token only loses its ĉ
         # G after removing the first m tokens, m = 0..count; the step after drafting (verify, the
         # chunks it carries, host time) is interpolated between knots at q = 1..widest tokens per
         # request, priced only where asked: most steps remove nothing, decided by m = 0 and 1
@@ -276,16 +294,27 @@ class Adaptive(Policy):
         if not self._global:
             kept_all = total / (draft_s + after_draft_s(batch + count))
             if (total - values[0]) / (draft_s + after_draft_s(batch + count - 1)) - kept_all <= 0.0:
-                return lengths
+                return 0
         tokens = total - np.concatenate([[0.0], np.cumsum(values)])
         step = draft_s + np.array([after_draft_s(batch + count - m) for m in range(count + 1)])
         efficiency = tokens / step
         if self._global:
-            removed = int(np.argmax(efficiency))  # the best count; the fewest removals on ties
-        else:
-            drops = np.flatnonzero(np.diff(efficiency) <= 0.0)
-            removed = int(drops[0]) if len(drops) else count
-        return lengths - np.bincount(rows[:removed], minlength=batch)
+            return int(np.argmax(efficiency))  # the best count; the fewest removals on ties
+        drops = np.flatnonzero(np.diff(efficiency) <= 0.0)
+        return int(drops[0]) if len(drops) else count
+
+    def trimmed_to_graph(self, view: BatchView, count: int, removed: int) -> int:
+        """trim=graph: remove further tokens (in the same order) until the step's forward holds
+        exactly a captured CUDA-graph size, where it is under the largest."""
+        sizes = view.cost.graph_sizes
+        if not sizes:
+            return removed
+        chunk_tokens = sum(tokens for tokens, _ in view.cost.chunks_for(0))
+        forward_tokens = view.batch_size + count - removed + chunk_tokens
+        below = bisect_right(sizes, forward_tokens) - 1
+        if forward_tokens > sizes[-1] or below < 0:
+            return removed
+        return min(count, removed + forward_tokens - sizes[below])
 
     def removal_order(self, drafts: Drafts) -> tuple[np.ndarray, np.ndarray] | tuple[()]:
         """Drafted tokens in removal order (ascending ĉ, later position first on ties): their rows
@@ -350,4 +379,5 @@ class Adaptive(Policy):
             "k_max": self.k_max, "drafter": self.drafter, "verifier": self.verifier,
             "slo_gate": self.slo_gate, "gate": self.gate, "confidence": self.confidence, "prior": self.prior,
             "prior_weight": self.prior_weight, "decay": self.decay, "search": self.search,
+            "trim": self.trim,
         })

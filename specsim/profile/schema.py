@@ -278,6 +278,12 @@ class CategoryAcceptance(Strict):
                 raise ValueError(f"confidence_hist_by_position[{position}] must have {bins} bins")
             if any(share < 0 for share in row) or abs(sum(row) - 1.0) > 1e-6:
                 raise ValueError(f"confidence_hist_by_position[{position}] must be shares summing to 1")
+        prefixes = self.position_acceptance
+        if any(not 0.0 <= p <= 1.0 for p in prefixes):
+            raise ValueError("position_acceptance must lie in [0, 1]")
+        if any(later > earlier + 1e-9 for earlier, later in itertools.pairwise(prefixes)):
+            raise ValueError(f"position_acceptance must not increase (P(accepted prefix >= position)): "
+                             f"{prefixes}")
         return self
 
 

@@ -99,3 +99,36 @@ def test_auto_search_follows_the_profile(tmp_path):
     global_steps = simulate(scenario, "adaptive:search=global", seed=1).steps
     first_drop = simulate(scenario, "adaptive:search=first_drop", seed=1).steps
     assert not global_steps[["drafted", "verified"]].equals(first_drop[["drafted", "verified"]])
+
+
+def test_trim_fills_the_forward_to_a_captured_size_exactly():
+    policy = make_policy("adaptive:trim=graph")
+    cost = SimpleNamespace(graph_sizes=[1, 2, 4, 8, 16, 32], chunks_for=lambda tokens: [(5, 0)])
+    view = SimpleNamespace(cost=cost, batch_size=4)
+    # 4 rows + 12 drafted − 2 removed + a 5-token chunk = 19 tokens: 3 more go, to 16
+    assert policy.trimmed_to_graph(view, count=12, removed=2) == 5
+    # already a size: nothing more
+    assert policy.trimmed_to_graph(view, count=12, removed=5) == 5
+    # beyond the largest size the forward runs eagerly, unpadded: nothing more
+    assert policy.trimmed_to_graph(view, count=40, removed=0) == 0
+    # never more than every drafted token; under the smallest size there is nothing to fall to
+    small = SimpleNamespace(cost=SimpleNamespace(graph_sizes=[1, 64], chunks_for=lambda tokens: []),
+                            batch_size=3)
+    assert policy.trimmed_to_graph(small, count=1, removed=0) == 1
+    small.cost.graph_sizes = [8, 64]
+    assert policy.trimmed_to_graph(small, count=1, removed=0) == 0
+
+
+def test_trimmed_steps_fill_captured_sizes_in_simulation(tmp_path):
+    sizes = [4, 8, 16, 24, 32, 48, 64]
+    stairs = roofline_profile("h100", "llama2-7b", "llama-68m", date="2026-12-06",
+                              acceptance=load_profile("h100-llama2-7b-llama-68m").acceptance,
+                              cuda_graph_sizes=sizes)
+    path = save_profile(stairs, tmp_path / "stairs.json")
+    scenario = poisson_scenario(10.0, 10.0, 200, 80, max_batch_size=32, profile=str(path))
+    steps = simulate(scenario, "adaptive:trim=graph", seed=1).steps
+    verified = steps[(steps["verified"] > 0)]
+    forward = verified["batch_size"] + verified["verified"] + verified["prefill_tokens"]
+    inside = forward[(forward >= sizes[0]) & (forward <= sizes[-1])]
+    assert len(inside) > 100
+    assert inside.isin(sizes).all()

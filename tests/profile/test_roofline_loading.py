@@ -97,3 +97,12 @@ def test_a_first_pass_grid_of_the_wrong_shape_is_refused(tmp_path):
         document["latency"]["draft_first_pass"] = verify
 
     assert "latency.draft_first_pass" in _refusal(_broken(tmp_path, add_first_pass))
+
+
+@pytest.mark.parametrize("value, words", [(0.99, "must not increase"), (1.5, "[0, 1]")])
+def test_impossible_prefix_probabilities_are_refused_by_name(tmp_path, value, words):
+    def edit(document):
+        category = next(iter(document["acceptance"]["greedy"].values()))
+        category["position_acceptance"][1] = value
+    message = _refusal(_broken(tmp_path, edit))
+    assert "position_acceptance" in message and words in message
