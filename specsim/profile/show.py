@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from specsim.profile.engine import EngineModel
 from specsim.profile.fit import predict
 from specsim.profile.schema import Acceptance, LatencyFit, PrefillGrid, Profile
 from specsim.profile.summary import summary_text
@@ -25,6 +26,8 @@ VERIFY_CONTEXT = 1024
 def write_html(profile: Profile, path: str | Path) -> Path:
     path = Path(path)
     figures = [_draft_figure(profile), _verify_figure(profile), _prefill_figure(profile)]
+    if profile.engine is not None and profile.engine.composition == "fused":
+        figures.append(_fused_forward_figure(profile))
     if profile.acceptance is not None:
         figures += _acceptance_figures(profile.acceptance)
     parts = [figure.to_html(full_html=False, include_plotlyjs=(index == 0))
@@ -126,6 +129,21 @@ def _grid_and_fit(figure: go.Figure, x: list[int], grid_ms: np.ndarray, fit_ms: 
                                 marker={"color": colour}, line={"color": colour, "width": 1}))
     figure.add_trace(go.Scatter(x=x, y=fit_ms, mode="lines", name=f"fit, {label}", legendgroup=label,
                                 showlegend=False, line={"dash": "dash", "color": colour}))
+
+
+def _fused_forward_figure(profile: Profile) -> go.Figure:
+    """The target's fused forward over decode rows of one token each, by tokens in the forward:
+    flat treads where the engine pads to a captured CUDA-graph size."""
+    target = EngineModel(profile.engine).target
+    assert target is not None
+    tokens = np.arange(1, 601)
+    figure = go.Figure()
+    for index, context in enumerate((128, 1024, 4096)):
+        times_ms = [target.rows_s(int(n), 1.0, float(context)) * 1e3 for n in tokens]
+        figure.add_trace(go.Scatter(x=tokens, y=times_ms, mode="lines", name=f"context {context}",
+                                    line={"color": _colour(index), "shape": "hv"}))
+    return _layout(figure, "Fused target forward by tokens in it (decode rows)", "tokens in the forward",
+                   "ms")
 
 
 def _acceptance_figures(acceptance: Acceptance) -> list[go.Figure]:

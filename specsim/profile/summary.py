@@ -74,6 +74,16 @@ def summary_text(profile: Profile) -> str:
     return "\n".join(lines)
 
 
+def fused_step_s(profile: Profile, batch: int, k: int, context_tokens: float) -> float:
+    """The step a fused engine runs for `batch` rows drafting and verifying k tokens each."""
+    from specsim.policy.cost import CostEstimator  # the policies' package imports the profile's
+    from specsim.profile.engine import EngineModel
+    from specsim.profile.latency import LatencyModel
+
+    cost = CostEstimator(LatencyModel(profile.latency), k > 0, EngineModel(profile.engine))
+    return cost.uniform_step_s(batch, k, context_tokens)
+
+
 def _engine_lines(profile: Profile) -> list[str]:
     engine = profile.engine
     if engine is None:
@@ -87,6 +97,11 @@ def _engine_lines(profile: Profile) -> list[str]:
         lines.append(f"  fused forward: roofline at {roof.bandwidth_efficiency:.3g} of "
                      f"{roof.memory_bandwidth_bytes_per_s / 1e12:.3g} TB/s and "
                      f"{roof.compute_efficiency:.3g} of {roof.peak_flops_per_s / 1e12:.4g} TFLOP/s")
+        step_s = fused_step_s(profile, batch=1, k=0, context_tokens=1024.0)
+        lines.append(f"  batch-1 step without speculation at context 1024: {step_s * 1e3:.2f} ms "
+                     "(forward + step overhead)")
+        # published measurements of the same setup, where the profile cites some
+        lines += [f"  {c}" for c in profile.citations if c.startswith("reference:")]
         if roof.tensor_parallel > 1:
             lines.append(f"  tensor parallel: the target over {roof.tensor_parallel} GPUs, all-reduces "
                          f"{roof.target.allreduce_s_per_token * 1e6:.3g} us per token of a forward beyond "

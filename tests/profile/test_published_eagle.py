@@ -33,3 +33,13 @@ def test_shipped_eagle_profile_has_the_published_curves():
     assert profile.target.name == "llama3.1-8b" and profile.draft.name == "llama3.1-8b-eagle3"
     assert profile.acceptance.greedy["chat"].position_acceptance[:3] == pytest.approx(
         VLLM_EAGLE3_LLAMA31_8B, abs=1e-6)
+
+
+def test_batch_one_step_is_within_15_percent_of_sglangs_and_show_prints_both():
+    from specsim.profile.summary import fused_step_s, summary_text
+
+    profile = load_profile("h100-llama3.1-8b-eagle3")
+    step_s = fused_step_s(profile, batch=1, k=0, context_tokens=1024.0)
+    assert abs(step_s / 6.32e-3 - 1.0) < 0.15
+    text = summary_text(profile)
+    assert f"{step_s * 1e3:.2f} ms" in text and "6.32 ms" in text
