@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from realrun.acceptance import accept_greedy, accept_sampling, propose
+from realrun.acceptance import accept_greedy, accept_sampling, next_token, propose
 from realrun.clock import Clock
 from realrun.kv import SlotKV
 from realrun.models import with_cache
@@ -39,10 +39,13 @@ class RealSpeculation:
         self.draft_tokens = torch.zeros(0, 0, dtype=torch.long)
         self.draft_probs: torch.Tensor | None = None
         self.draft_s = self.verify_s = 0.0
+        self.drawn: np.ndarray | None = None  # synthetic acceptance: this step's drawn prefixes
 
-    def begin(self, rows: list[list[int]], longest_draft: int) -> None:
-        """A new step over these requests' sequences (aligned with decode rows and KV slots)."""
+    def begin(self, rows: list[list[int]], longest_draft: int, drawn: np.ndarray | None = None) -> None:
+        """A new step over these requests' sequences (aligned with decode rows and KV slots);
+        `drawn`: the accepted prefix of each row, drawn (synthetic acceptance), not decided."""
         self.rows = rows
+        self.drawn = drawn
         batch = len(rows)
         self.draft_tokens = torch.zeros(batch, longest_draft, dtype=torch.long)
         self.draft_probs = None
@@ -106,7 +109,9 @@ class RealSpeculation:
         scored = logits.gather(1, index.to(self.device)[:, :, None].expand(-1, -1, logits.shape[-1]))
         drafts = self.draft_tokens[:, : width - 1].to(self.device)
         lengths = verify.to(self.device)
-        if self.sampling and width > 1:
+        if self.drawn is not None:
+            accepted, extra = self._drawn_acceptance(scored, lengths)
+        elif self.sampling and width > 1:
             assert self.draft_probs is not None
             accepted, extra = accept_sampling(scored, self.draft_probs[:, : width - 1], drafts, lengths,
                                               self.generator)
@@ -125,6 +130,15 @@ class RealSpeculation:
                 self.draft_kv.lengths[i] = min(int(self.draft_kv.lengths[i]), before + accepted_list[i])
         self.verify_s += self.clock.now() - start
         return accepted.numpy().astype(np.int64)
+
+    def _drawn_acceptance(self, scored: torch.Tensor, lengths: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Synthetic acceptance: the drawn prefix, cut at what was verified; the extra token is the
+        target's own choice after it, so the caches keep what the lossless path would."""
+        assert self.drawn is not None
+        accepted = torch.minimum(torch.from_numpy(self.drawn).to(lengths.device), lengths)
+        after = scored[torch.arange(len(accepted), device=scored.device), accepted]
+        return accepted, next_token(after, self.sampling, self.generator)
 
     def _forward(self, model, inputs: torch.Tensor, cache) -> torch.Tensor:
         output = self.clock.forward(model, input_ids=inputs.to(self.device), **with_cache(model, cache),

@@ -34,13 +34,16 @@ from realrun.models import ModelPair, with_cache
 from specsim.engine.scheduler import Scheduler
 from specsim.engine.speculation import speculate
 from specsim.engine.step import SpeculationResult, StepTimes
+from specsim.engine.synthetic_acceptance import SyntheticAcceptance
 from specsim.policy.base import Policy
 
 
 class RealReplica:
     def __init__(self, pair: ModelPair, scheduler: Scheduler, policy: Policy, prompts: list[list[int]],
-                 slot_capacity: int, sampling: bool, seed: int, clock: Clock) -> None:
+                 slot_capacity: int, sampling: bool, seed: int, clock: Clock,
+                 synthetic: SyntheticAcceptance | None = None) -> None:
         self.pair = pair
+        self.synthetic = synthetic
         self.scheduler = scheduler
         self.policy = policy
         self.clock = clock
@@ -88,7 +91,7 @@ class RealReplica:
                 if plan.view is not None:
                     rows = [self.tokens[i] for i in scheduler.decode.index[: scheduler.decode.size].tolist()]
                     longest = int(plan.draft_lengths.max()) if len(plan.draft_lengths) else 0
-                    self.backend.begin(rows, longest)
+                    self.backend.begin(rows, longest, self._drawn())
                     result = speculate(self.policy, plan, self.backend)
                     draft_s, verify_s = self.backend.draft_s, self.backend.verify_s
                 if plan.prefill:
@@ -103,6 +106,17 @@ class RealReplica:
                 self.steps += 1
                 if on_step is not None:
                     on_step(self)
+
+    def _drawn(self) -> np.ndarray | None:
+        """Synthetic acceptance: each decode row's accepted prefix at its request's decode step,
+        from the stream the simulator draws from."""
+        if self.synthetic is None:
+            return None
+        decode = self.scheduler.decode
+        size = decode.size
+        return np.array([self.synthetic.prefixes(request, step, 1)[0] for request, step
+                         in zip(decode.index[:size].tolist(), decode.steps[:size].tolist(), strict=True)],
+                        dtype=np.int64)
 
     def warm_up(self) -> None:
         """A few forwards before the clock starts, so the first request does not pay for lazy

@@ -23,6 +23,7 @@ from realrun.progress import Progress
 from realrun.prompts import find_prompt_file, request_prompts
 from specsim.engine.records import RunLog
 from specsim.engine.scheduler import BatchLimits, Scheduler
+from specsim.engine.synthetic_acceptance import SyntheticAcceptance
 from specsim.errors import SpecsimError
 from specsim.metrics import summarize
 from specsim.policy import make_policy
@@ -96,8 +97,10 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
                           scenario.slo.scale, log)
     clock = Clock(pair.device)
     try:
+        synthetic = (SyntheticAcceptance(scenario.acceptance.rates, seed, policy.max_draft_tokens)
+                     if scenario.acceptance is not None else None)
         replica = RealReplica(pair, scheduler, policy, prompt_ids, slot_capacity, sampling,
-                              int(rng_for(seed, STREAM_SAMPLING).integers(2**62)), clock)
+                              int(rng_for(seed, STREAM_SAMPLING).integers(2**62)), clock, synthetic)
     except torch.OutOfMemoryError:
         raise _memory_error(pair, limits.max_batch_size, slot_capacity) from None
     window_s = _arrival_window_s(scenario, requests)
@@ -129,6 +132,9 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
         "device": str(pair.device),
         "dtype": str(pair.dtype).removeprefix("torch."),
         "sampling": sampling,
+        # synthetic acceptance: counts drawn, so the output is not the target's own text
+        "acceptance": ("synthetic (drawn counts; output tokens are not the target's)"
+                       if scenario.acceptance is not None else "the models' verification"),
         "profile": profile.name,
         "prompts": str(prompt_file) if prompt_file else "built-in",
         "preemptions": int(log.preemptions.sum()),

@@ -17,6 +17,7 @@ from sim.step_jitter import StepJitter
 from specsim.engine.prefix_cache import PrefixCache
 from specsim.engine.records import RunLog
 from specsim.engine.scheduler import BatchLimits, Scheduler
+from specsim.engine.synthetic_acceptance import SyntheticAcceptance
 from specsim.errors import SpecsimError
 from specsim.metrics import summarize
 from specsim.policy import make_policy
@@ -51,7 +52,9 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
     policies = [make_policy(policy_spec) for _ in range(scenario.cluster.replicas)]
     limits = _limits(scenario, profile)
     _check_requests_fit(scenario, requests, limits, policies[0].max_draft_tokens)
-    acceptance = _acceptance_model(scenario, profile, requests, policies[0].uses_draft)
+    synthetic = (SyntheticAcceptance(scenario.acceptance.rates, seed, policies[0].max_draft_tokens)
+                 if scenario.acceptance is not None else None)
+    acceptance = _acceptance_model(scenario, profile, requests, policies[0].uses_draft and synthetic is None)
 
     env = simpy.Environment()
     log = RunLog(requests, label)
@@ -65,7 +68,7 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
                         if engine.prefix_caching and requests.prefixes is not None else None)
         scheduler = Scheduler(index, requests, latent, limits, policy, cost, scenario.slo.scale, log,
                               prefix_cache)
-        backend = SampledSpeculation(acceptance, rng_for(seed, STREAM_REPLICA + index))
+        backend = SampledSpeculation(acceptance, rng_for(seed, STREAM_REPLICA + index), synthetic)
         if acceptance_replay is not None:
             backend = ReplayedAcceptance(acceptance, backend.rng, scheduler.decode, acceptance_replay)
         jitter = (StepJitter(latency.step_time_spread, rng_for(seed, STREAM_STEP_JITTER + index),

@@ -7,6 +7,7 @@ import numpy as np
 
 from specsim.engine.batch import DecodeBatch
 from specsim.engine.step import StepPlan
+from specsim.engine.synthetic_acceptance import SyntheticAcceptance
 from specsim.profile.acceptance import AcceptanceModel
 
 # Steps sampled ahead per decoding row. Sampling is vectorised over rows × steps × positions, so
@@ -29,9 +30,14 @@ class SampledSpeculation:
 
     span_steps = True  # SimReplica may run fixed(k) spans from the ring (ring_prefix)
 
-    def __init__(self, model: AcceptanceModel | None, rng: np.random.Generator) -> None:
+    def __init__(self, model: AcceptanceModel | None, rng: np.random.Generator,
+                 synthetic: SyntheticAcceptance | None = None) -> None:
         self.model = model
         self.rng = rng
+        # the scenario's synthetic acceptance: each slot's accepted prefix is drawn from the
+        # request's own stream at its decode step (the real engine draws the same), and where the
+        # profile has no acceptance model the confidences are the rates
+        self.synthetic = synthetic
         self.positions = 0
         self.confidences = np.empty((0, 0))
         self.prefix = np.empty(0, dtype=np.int64)
@@ -42,7 +48,7 @@ class SampledSpeculation:
     # -- the ring of pre-sampled steps -------------------------------------------------------------
     def attach(self, decode: DecodeBatch, positions: int) -> None:
         """Pre-sample `positions` draft positions per step for the rows of `decode`."""
-        assert self.model is not None
+        assert self.model is not None or self.synthetic is not None
         self._decode = decode
         self.positions = positions
         capacity = decode.capacity
@@ -66,12 +72,11 @@ class SampledSpeculation:
         """Take the next step's samples for the current rows; returns their accepted prefix if
         all K positions were verified."""
         decode = self._decode
-        assert decode is not None and self.model is not None
+        assert decode is not None
         size = decode.size
         slot = self._slot
         if slot >= STEPS_AHEAD:
-            confidence, prefix = self.model.sample_steps(
-                self.rng, decode.category[:size], decode.latent[:size], STEPS_AHEAD, self.positions)
+            confidence, prefix = self._sample(np.arange(size), STEPS_AHEAD)
             self._ring_confidence[:, :size] = confidence
             self._ring_prefix[:, :size] = prefix
             self._stale.clear()
@@ -80,14 +85,31 @@ class SampledSpeculation:
             rows = sorted(row for row in self._stale if row < size)
             self._stale.clear()
             if rows:
-                confidence, prefix = self.model.sample_steps(
-                    self.rng, decode.category[rows], decode.latent[rows], STEPS_AHEAD - slot, self.positions)
+                confidence, prefix = self._sample(np.asarray(rows), STEPS_AHEAD - slot)
                 self._ring_confidence[slot:, rows] = confidence
                 self._ring_prefix[slot:, rows] = prefix
         self._slot = slot + 1
         self.confidences = self._ring_confidence[slot, :size]
         self.prefix = self._ring_prefix[slot, :size]
         return self.prefix
+
+    def _sample(self, rows: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Confidences [steps, rows, K] and accepted prefixes [steps, rows] for the next `steps`
+        steps of these decode rows."""
+        decode = self._decode
+        assert decode is not None
+        synthetic = self.synthetic
+        if self.model is not None:
+            confidence, prefix = self.model.sample_steps(self.rng, decode.category[rows], decode.latent[rows],
+                                                         steps, self.positions)
+        else:
+            assert synthetic is not None
+            confidence, prefix = synthetic.confidences(steps, len(rows)), None
+        if synthetic is not None:
+            prefix = np.stack([synthetic.prefixes(request, first_step, steps) for request, first_step
+                               in zip(decode.index[rows].tolist(), decode.steps[rows].tolist(), strict=True)],
+                              axis=1)
+        return confidence, prefix
 
     def ring_position(self) -> tuple[int, int]:
         """(the slot `begin_step` took last, how many slots from it on are filled)."""

@@ -101,11 +101,22 @@ class SweepSpec(Strict):
         return self
 
 
+class SyntheticAcceptanceSpec(Strict):
+    """Acceptance drawn rather than decided by the models (specsim/engine/synthetic_acceptance.py):
+    `rates[j]` = P(position j accepted | the earlier ones were); the last rate holds beyond."""
+
+    kind: Literal["synthetic"]
+    rates: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(min_length=1)
+
+
 class Scenario(Strict):
     name: str
     description: str = ""
     profile: str = DEFAULT_PROFILE
     decoding: Literal["greedy", "sampling"] = "greedy"
+    acceptance: SyntheticAcceptanceSpec | None = Field(
+        default=None, description="absent: the profile's acceptance (simulator) and the models' own "
+        "verification (real engine)")
     cluster: ClusterSpec
     workload: WorkloadSpec
     slo: SloSpec
