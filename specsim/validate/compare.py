@@ -16,15 +16,19 @@ real run's measured acceptance replayed (what is left there is timing error);
 machine ran at during the real run, decode and prefill apart (`speed.py`: what is left there is
 neither acceptance nor the machine's speed drift, but the rest of the model); both are
 diagnostics, never gated — `diagnostics_line` counts what each would fail. `noise` is the
-difference between two real runs of the same point, in the same unit as the error — the floor
-under which the simulator cannot be judged; `noise_over_thresholds_line` counts the points where
-that floor is above the threshold itself.
+real runs' own spread at the point: the largest difference of a repeat from the first real run, in
+the same unit as the error — the floor under which the simulator cannot be judged.
+
+Each gated metric's status: PASS (|error| ≤ threshold); UNRESOLVED where it is over the threshold
+but so is the real runs' own spread — this machine cannot tell there whether the simulator is
+wrong; FAIL otherwise. The verdict: PASS when every gated metric passes, FAIL when any fails,
+UNRESOLVED when none fails but some are unresolved. Thresholds are never widened to pass.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +69,8 @@ METRICS: tuple[tuple[str, str, str, str | None], ...] = (
 OTHER_SIMULATIONS = {"replay": "replay", "at_real_speed": "real speed"}
 TABLE_COLUMNS = ("policy", "load", "metric", "label", "unit", "real", "sim", "error",
                  *(column for name in OTHER_SIMULATIONS for column in (name, f"{name}_error")),
-                 "noise", "threshold", "passed")
+                 "noise", "threshold", "passed", "status")
+PASS, FAIL, UNRESOLVED = "PASS", "FAIL", "UNRESOLVED"
 
 
 def table_summary(result: RunResult) -> dict[str, Any]:
@@ -104,11 +109,13 @@ def within_threshold(error: float, threshold: float) -> bool:
 
 def compare_point(policy: str, load: float, real: RunResult, sim: RunResult, *,
                   replay: RunResult | None = None, at_real_speed: RunResult | None = None,
-                  repeat: RunResult | None = None,
+                  repeat: RunResult | Sequence[RunResult] | None = None,
                   thresholds: Thresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
-    """The error table's rows for one policy × load."""
-    runs = {"real": real, "sim": sim, "replay": replay, "at_real_speed": at_real_speed, "repeat": repeat}
+    """The error table's rows for one policy × load; `repeat`: the point's other real runs."""
+    runs = {"real": real, "sim": sim, "replay": replay, "at_real_speed": at_real_speed}
     summaries = {name: table_summary(run) for name, run in runs.items() if run is not None}
+    repeats = [repeat] if isinstance(repeat, RunResult) else list(repeat or [])
+    repeat_summaries = [table_summary(run) for run in repeats]
     rows = []
     for key, label, unit, group in METRICS:
         real_value = float(summaries["real"][key])
@@ -119,9 +126,10 @@ def compare_point(policy: str, load: float, real: RunResult, sim: RunResult, *,
                "real": real_value, "sim": sim_value, "error": error}
         for name in OTHER_SIMULATIONS:
             row[name], row[f"{name}_error"] = _beside_real(summaries.get(name), key, real_value, unit)
-        row.update({"noise": _beside_real(summaries.get("repeat"), key, real_value, unit)[1],
-                    "threshold": math.nan if threshold is None else threshold,
-                    "passed": passes(real_value, sim_value, error, threshold)})
+        noise = _spread(repeat_summaries, key, real_value, unit)
+        passed = passes(real_value, sim_value, error, threshold)
+        row.update({"noise": noise, "threshold": math.nan if threshold is None else threshold,
+                    "passed": passed, "status": _status(passed, noise, threshold)})
         rows.append(row)
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
@@ -135,30 +143,47 @@ def _beside_real(summary: dict[str, Any] | None, key: str, real_value: float, un
     return value, metric_error(real_value, value, unit)
 
 
+def _spread(repeats: list[dict[str, Any]], key: str, real_value: float, unit: str) -> float:
+    """The repeats' largest difference from the first real run (signed; NaN without repeats)."""
+    differences = [metric_error(real_value, float(summary[key]), unit) for summary in repeats]
+    differences = [d for d in differences if not math.isnan(d)]
+    return max(differences, key=abs) if differences else math.nan
+
+
+def _status(passed: bool | None, noise: float, threshold: float | None) -> str | None:
+    if passed is None:
+        return None
+    if passed:
+        return PASS
+    unresolved = threshold is not None and not math.isnan(noise) and not within_threshold(noise, threshold)
+    return UNRESOLVED if unresolved else FAIL
+
+
 def failing_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Gated metrics over their thresholds, unresolved ones included."""
     gated = table[table["passed"].notna()]
     return gated[~gated["passed"].astype(bool)]
 
 
-def within_noise(rows: pd.DataFrame) -> pd.Series:
-    """Rows whose error is no larger than the real-run repeat noise at their point: two real runs
-    differ by as much, so the machine cannot tell whether the simulator is wrong there."""
-    return rows["noise"].notna() & (rows["error"].abs() <= rows["noise"].abs())
+def verdict_status(table: pd.DataFrame) -> str:
+    """FAIL if any gated metric fails, UNRESOLVED if none fails but some are unresolved, else PASS."""
+    statuses = set(table["status"].dropna())
+    return FAIL if FAIL in statuses else UNRESOLVED if UNRESOLVED in statuses else PASS
 
 
 def verdict(table: pd.DataFrame) -> tuple[bool, list[str]]:
-    """(all gated metrics pass, one line per failing metric). A failure within the repeat noise
-    still fails — the thresholds are the user's — but its line says so."""
+    """(all gated metrics pass, one line per metric over its threshold, its status said)."""
     failing = failing_rows(table)
     return failing.empty, _failure_lines(failing)
 
 
 def _failure_lines(failing: pd.DataFrame) -> list[str]:
     lines = []
-    for row, noisy in zip(failing.itertuples(), within_noise(failing), strict=True):
+    for row in failing.itertuples():
         detail = f"threshold {_format_threshold(row.threshold, row.unit)}"
-        if noisy:
-            detail += f", within repeat noise {_format_error(row.noise, row.unit)}"
+        if row.status == UNRESOLVED:
+            spread = _format_error(row.noise, row.unit)
+            detail = f"UNRESOLVED: the real runs' own spread is {spread}, {detail}"
         lines.append(f"{row.policy} @ load {row.load:g}: {row.label} {_format_error(row.error, row.unit)} "
                      f"({detail})")
     return lines
@@ -167,11 +192,16 @@ def _failure_lines(failing: pd.DataFrame) -> list[str]:
 def verdict_line(table: pd.DataFrame) -> str:
     gated = int(table["passed"].notna().sum())
     failing = failing_rows(table)
-    if failing.empty:
+    status = verdict_status(table)
+    if status == PASS:
         return f"verdict: PASS — all {gated} gated metrics within thresholds"
-    noisy = int(within_noise(failing).sum())
+    unresolved = int((failing["status"] == UNRESOLVED).sum())
+    if status == UNRESOLVED:
+        return (f"verdict: UNRESOLVED — none fails; {unresolved} of {gated} gated metrics are over their "
+                "thresholds where the real runs disagree with each other by more than the threshold: "
+                + "; ".join(_failure_lines(failing)))
     return (f"verdict: FAIL — {len(failing)} of {gated} gated metrics over thresholds"
-            f" ({noisy} of them within the real-run repeat noise of their point): "
+            f" ({unresolved} of them unresolved: the real runs' own spread over the threshold): "
             + "; ".join(_failure_lines(failing)))
 
 
@@ -225,7 +255,7 @@ def diagnostics_line(table: pd.DataFrame) -> str:
 
 
 def noise_line(table: pd.DataFrame) -> str:
-    """The largest real-run repeat noise per gated metric over all points ('' without repeats)."""
+    """The largest real-run spread per gated metric over all points ('' without repeats)."""
     parts = []
     for block in _gated_noise_by_metric(table):
         largest = _format_error(block["noise"].abs().max(), block["unit"].iloc[0]).lstrip("+")

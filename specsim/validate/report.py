@@ -54,8 +54,9 @@ def point_figure(policy: str, load: float, runs: dict[str, RunResult]) -> go.Fig
         "TTFT CDF", "TPOT CDF", "step time: sim vs real (by composition)",
         "mean k over time", "decoding batch size over time", "step time over time"))
     for name, run in runs.items():
-        colour = COLOURS.get(name)
-        line = {"color": colour, "dash": "dot" if name == "real repeat" else None}
+        repeat = name.startswith("real repeat")
+        colour = COLOURS["real repeat"] if repeat else COLOURS.get(name)
+        line = {"color": colour, "dash": "dot" if repeat else None}
         for col, column in ((1, "ttft_s"), (2, "tpot_s")):
             x, y = _cdf(run.requests[column])
             figure.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name, line=line,

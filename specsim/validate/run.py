@@ -35,7 +35,15 @@ from specsim.report.trace import write_trace
 from specsim.results import RunResult
 from specsim.scenario import Scenario, build_requests
 from specsim.validate.acceptance import measured_acceptance
-from specsim.validate.compare import DEFAULT_THRESHOLDS, Thresholds, compare_point
+from specsim.validate.compare import (
+    DEFAULT_THRESHOLDS,
+    FAIL,
+    PASS,
+    UNRESOLVED,
+    Thresholds,
+    compare_point,
+    verdict_status,
+)
 from specsim.validate.speed import ProbeReading, speed_ratios
 from specsim.workload.requests import Requests
 
@@ -54,6 +62,11 @@ class Validation:
     def passed(self) -> bool:
         gated = self.table[self.table["passed"].notna()]
         return bool(gated["passed"].astype(bool).all())
+
+    @property
+    def exit_code(self) -> int:
+        """0: every gated metric passes; 1: some fail; 3: none fails, some are unresolved."""
+        return {PASS: 0, FAIL: 1, UNRESOLVED: 3}[verdict_status(self.table)]
 
 
 def default_loads(scenario: Scenario) -> list[float]:
@@ -74,7 +87,7 @@ def import_serve() -> Serve:
 def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, draft: str | Path | None,
                    policies: Sequence[str | dict[str, Any]] | None = None,
                    loads: Sequence[float] | None = None, seed: int | None = None, device: str = "cpu",
-                   repeats: int = 2, replay: bool = True, thresholds: Thresholds = DEFAULT_THRESHOLDS,
+                   repeats: int = 3, replay: bool = True, thresholds: Thresholds = DEFAULT_THRESHOLDS,
                    out: str | Path | None = None,
                    serve: Serve | None = None, simulate: Simulate | None = None,
                    progress: bool = True, echo: Callable[[str], None] | None = None,
@@ -83,10 +96,11 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
     """Run the comparison. `serve`/`simulate` default to `realrun.serve.serve` and
     `sim.cluster.simulate` (tests pass stand-ins); a `serve` that takes `profile=`/`requests=`
     keywords gets the same profile (its policies' cost estimator) and the same requests.
-    `repeats` real runs per point: the second one measures the real-run noise (the `noise`
-    column). Runs are written under `out/runs/`. `probe` (calibrate/probe.py) times a few engine
-    forwards against the profile's price right before each real run; the notes state, per run, how
-    fast the machine was against the profile (and, with `calibration_probe`, right after the
+    `repeats` real runs per point, interleaved: the later ones measure the real runs' own spread
+    (the `noise` column), under which a metric over its threshold is UNRESOLVED, not FAIL. Runs
+    are written under `out/runs/`. `probe` (calibrate/probe.py) times a few engine forwards
+    against the profile's price right before each real run; the notes state, per run, how fast
+    the machine was against the profile (and, with `calibration_probe`, right after the
     calibration)."""
     if serve is None:
         serve = import_serve()
@@ -103,7 +117,9 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
         requests = build_requests(point_scenario, seed)
         real_runs: dict[str, list[RunResult]] = {}
         for repeat in range(repeats):  # every policy once, then the repeats: see the module docstring
-            for spec in policies:
+            # each round starts one policy later, so no policy always runs first or last
+            shift = repeat % len(policies)
+            for spec in policies[shift:] + policies[:shift]:
                 label = make_policy(spec).label()
                 say(f"real  {label} @ load {load:g}" + (f" (repeat {repeat + 1})" if repeat else ""))
                 extra = {key: value for key, value in (("profile", profile), ("requests", requests))
@@ -121,8 +137,8 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
             say(f"sim   {label} @ load {load:g}")
             sim = simulate(point_scenario, spec, seed, profile=profile, requests=requests)
             runs = {"real": real, "sim": sim}
-            if others:
-                runs["real repeat"] = others[0]
+            for number, other in enumerate(others, start=1):
+                runs["real repeat" if number == 1 else f"real repeat {number}"] = other
             if replay:
                 acceptance = measured_acceptance(real.requests)
                 replayed = simulate(point_scenario, spec, seed, profile=profile, requests=requests,
@@ -138,14 +154,15 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                                                        prefill_time_ratio=prefill)
             tables.append(compare_point(label, load, real, sim, replay=runs.get("sim, replayed acceptance"),
                                         at_real_speed=runs.get(AT_REAL_SPEED),
-                                        repeat=runs.get("real repeat"), thresholds=thresholds))
+                                        repeat=others, thresholds=thresholds))
             points.append({"policy": label, "load": load, "runs": runs})
             if out is not None:
                 folder = Path(out) / "runs" / point_slug(label, load)
                 for name, result in runs.items():
-                    result.write(folder / RUN_FOLDERS[name])
+                    run_folder = folder / run_folder_name(name)
+                    result.write(run_folder)
                     # the real and simulated runs of a point open side by side in a trace viewer
-                    write_trace(result.requests, result.steps, folder / RUN_FOLDERS[name] / "trace.json")
+                    write_trace(result.requests, result.steps, run_folder / "trace.json")
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     notes = [f"scenario {scenario.name} ({scenario.source}), seed {seed}, profile {profile.name} "
              f"({profile.source}), target {target}, draft {draft}, device {device}, "
@@ -198,6 +215,12 @@ def _keywords(function: Callable[..., Any]) -> set[str]:
 AT_REAL_SPEED = "sim at the real run's speed"
 RUN_FOLDERS = {"real": "real", "real repeat": "real-repeat", "sim": "sim",
                "sim, replayed acceptance": "sim-replay", AT_REAL_SPEED: "sim-real-speed"}
+
+
+def run_folder_name(name: str) -> str:
+    """A point's run by name → its folder: real, real-repeat, real-repeat-2, …, sim, sim-replay,
+    sim-real-speed."""
+    return RUN_FOLDERS.get(name) or name.replace(" ", "-")
 
 
 def point_slug(label: str, load: float) -> str:

@@ -59,8 +59,8 @@ def test_identical_worlds_give_zero_error(shipped_profile, tmp_path):
     fixed = table[(table["policy"] == "fixed:k=3") & (table["metric"] == "mean_accepted_length")]
     assert (fixed["replay_error"].abs() < 0.15).all()
     folder = tmp_path / "runs" / "fixed_k=3@0.5"
-    assert sorted(p.name for p in folder.iterdir()) == ["real", "real-repeat", "sim", "sim-real-speed",
-                                                        "sim-replay"]
+    assert sorted(p.name for p in folder.iterdir()) == ["real", "real-repeat", "real-repeat-2", "sim",
+                                                        "sim-real-speed", "sim-replay"]
     assert all((run / "trace.json").exists() for run in folder.iterdir())  # each opens in Perfetto
     # the "real" run is the simulator: it ran at the profile's speed, give or take the replay's
     # different step compositions
@@ -125,8 +125,9 @@ def test_cli_fails_with_exit_1_when_the_simulator_is_off(shipped_profile, tmp_pa
     assert loose.exit_code == 0, loose.output
 
 
-def test_repeats_come_after_every_policys_first_run(shipped_profile):
-    # so that a point's noise spans the load's block of real runs, not seconds (run.py's docstring)
+def test_repeats_come_after_every_policys_first_run_in_rotated_order(shipped_profile):
+    # so that a point's noise spans the load's block of real runs, not seconds, and no policy
+    # always runs first (run.py's docstring)
     scenario = small_scenario(rate=5.0, duration_s=2.0, output_tokens=SHORT)
     calls: list[tuple[float, str]] = []
     real = simulator_as_real(shipped_profile)
@@ -135,10 +136,11 @@ def test_repeats_come_after_every_policys_first_run(shipped_profile):
         calls.append((scenario.workload.rate_scale, str(policy_spec)))
         return real(scenario, policy_spec, seed, target, draft)
 
-    run_validation(scenario, profile=shipped_profile, target="t", draft="d", serve=serve, repeats=2,
+    run_validation(scenario, profile=shipped_profile, target="t", draft="d", serve=serve, repeats=3,
                    loads=[0.5, 1.0], progress=False)
     policies = [str(p) for p in scenario.policies]
-    assert calls == [(load, policy) for load in (0.5, 1.0) for _ in range(2) for policy in policies]
+    rounds = [policies[shift:] + policies[:shift] for shift in (0, 1 % len(policies), 2 % len(policies))]
+    assert calls == [(load, policy) for load in (0.5, 1.0) for order in rounds for policy in order]
 
 
 def test_at_real_speed_recovers_a_slower_machine(shipped_profile, tmp_path):
