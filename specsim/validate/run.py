@@ -108,6 +108,9 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
         from sim.cluster import simulate
     policies = list(policies or scenario.policies)
     loads = list(loads or default_loads(scenario))
+    # synthetic acceptance: both worlds already draw the same counts; replaying each request's
+    # measured rate would overwrite the shared draws
+    replay = replay and scenario.acceptance is None
     seed = scenario.seeds[0] if seed is None else seed
     say = echo or (lambda _line: None)
     accepted = _keywords(serve)
@@ -166,7 +169,9 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     notes = [f"scenario {scenario.name} ({scenario.source}), seed {seed}, profile {profile.name} "
              f"({profile.source}), target {target}, draft {draft}, device {device}, "
-             f"{repeats} real run(s) per point"]
+             f"{repeats} real run(s) per point"
+             + (", synthetic acceptance (the same draws in both worlds; no replay)"
+                if scenario.acceptance is not None else "")]
     notes += probe_notes(points, calibration_probe)
     notes += speed_notes(points)
     return Validation(table, points, notes)

@@ -164,3 +164,15 @@ def test_at_real_speed_recovers_a_slower_machine(shipped_profile, tmp_path):
     # scenario at factors 1.0-1.5, 2026-12-01)
     assert abs(tpot["at_real_speed_error"]) < 0.10
 
+
+
+def test_synthetic_acceptance_needs_no_replay_and_the_worlds_accept_alike(shipped_profile):
+    scenario = small_scenario(rate=5.0, duration_s=2.0, output_tokens=SHORT).with_fields(
+        {"acceptance": {"kind": "synthetic", "rates": [0.8, 0.6]}})
+    result = run_validation(scenario, profile=shipped_profile, target="t", draft="d",
+                            serve=simulator_as_real(shipped_profile), repeats=1, loads=[1.0], progress=False)
+    for point in result.points:
+        assert set(point["runs"]) == {"real", "sim"}  # no replayed acceptance to overwrite the draws
+    accepted = result.table[result.table["metric"] == "mean_accepted_length"]
+    assert (accepted["error"].dropna() == 0).all()
+    assert "synthetic acceptance" in result.notes[0]
