@@ -8,7 +8,7 @@ k draft passes, one token per request each, then the target's verify pass of k +
 request. Both choices are measured effects on the 2-core CPU:
 - the order: timed back to back, a model's weights stay warm in the caches, and the tiny pair's
   draft step looked up to twice as fast — the verify pass 20-40% faster — than inside the
-  engine's steps, where each model evicts the other (`benchmarks/forward_order.py`; VALIDATION.md);
+  engine's steps, where each model evicts the other (`benchmarks/forward_order.py`; VALIDATION.md history);
 - the backend call, not the bare forward: the engine books the host work around each forward
   (choosing and storing draft tokens and confidences; gathering, accepting, appending after a
   verify) inside its draft and verify times — 0.35-0.55 ms per draft pass and 0.73-1.06 ms per

@@ -18,11 +18,11 @@ forwards took ×1.02-1.30 what the simulator charged, with no relation point by 
 half-second reading of the moment does not predict the next minute on a shared machine, so
 validate reports it and scales nothing by it. The mean of a load's eight readings did no better,
 reliably (a simulation scaled by it: closer in runs 24-25, further in run 26, where this point
-read ×0.82 right after the calibration; VALIDATION.md).
+read ×0.82 right after the calibration; VALIDATION.md history).
 
 Until 2026-12-02 the probe was one bare transformers forward against a dynamic cache, compared
 with the same forward after the calibration (runs 14 and 21-23: real/calibration 0.57-1.16 while
-the engine's forwards took ×1.01-1.30 what the simulator charged, VALIDATION.md); this one reads
+the engine's forwards took ×1.01-1.30 what the simulator charged, VALIDATION.md history); this one reads
 against the profile itself, whichever profile validate was given, in the unit of validate's
 "forward time, real run / simulator" note.
 """

@@ -17,7 +17,7 @@ Why the engine itself and not a model of it: host time is whatever the engine's 
 `benchmarks/host_time.py`), and the
 wake-up is a state of the machine that a look-alike loop did not reproduce — a one-prompt prefill
 after 0.5 s of sleep measured ×1.05-1.10 while the engine's prefills after idle waits took
-×1.19-1.37 the warm time in the same sessions (VALIDATION.md, runs 10-12).
+×1.19-1.37 the warm time in the same sessions (VALIDATION.md history, runs 10-12).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def run_factors(run: pd.DataFrame) -> np.ndarray:
     spread's memory (`step_time_persistence`), which a median of the few steps around each step
     would take out (read against 9 steps, the factors' lag-1 autocorrelation fell from 0.75-0.84
     to 0.2-0.55 and went negative past lag 2, `benchmarks/step_memory.py`). The price: a speed
-    change within the run reads as spread (run 19 of VALIDATION.md)."""
+    change within the run reads as spread (run 19 of VALIDATION.md history)."""
     steps_s = run["step_s"].to_numpy()
     return steps_s / np.median(steps_s)
 

@@ -8,7 +8,7 @@ its forwards scaled by the ratios measured here; what error is left there comes 
 the model — step composition, batching, admission, overheads, the latency surface's shape.
 
 Decode forwards and prefills get a ratio each: they drift apart (in run 16 the real decode
-forwards ran 1.19-1.62x the profile while the prefills ran 1.06-1.51x, VALIDATION.md), and the
+forwards ran 1.19-1.62x the profile while the prefills ran 1.06-1.51x, VALIDATION.md history), and the
 prefill ratio also holds how much the engine's wake-up after idle differed from the profile's
 `idle_wake_factor` — the sim's prefill times include that factor.
 """

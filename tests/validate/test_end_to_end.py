@@ -4,7 +4,7 @@ real runs (realrun.serve) → simulator → error table and report.
 Skipped only when the real engine (`realrun.serve`) is not importable.
 
 How close the simulator comes to the real runs is a measurement of this machine (its speed drifts
-by tens of percent within minutes; VALIDATION.md), not a verdict on the code: this test holds the
+by tens of percent within minutes; VALIDATION.md history), not a verdict on the code: this test holds the
 flow and its tables, not a bound on the errors — those are `specsim validate`'s report. The exact
 recovery of a machine's speed is tested deterministically in test_validate_flow.py.
 """
