@@ -67,12 +67,17 @@ class _OneLineUsage(click.Command):
               help="Skip the simulator runs with replayed acceptance (and at the real run's speed).")
 @click.option("--no-probe", is_flag=True, help="Skip the machine-speed probe before each real run.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("--prompts", metavar="PROMPTS.jsonl",
+              help="Prompt set of the real runs (default: prompts.jsonl beside the target checkpoint, else "
+              "the built-in text prompts; random-weight architectures need token_ids).")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a scenario field, as `specsim simulate --set` (e.g. workload.duration_s=10).")
 def command(scenario: str | None, target: str | None, draft: str | None, profile: str | None,
             calibrate_first: bool, dataset: str | None, gpu: str | None, device: str, threads: str | None,
             policies: str | None, loads: str | None, seed: str | None, repeats: str, out: str | None,
             max_median_error: str,
             max_p99_error: str, max_throughput_error: str, max_attainment_error: str, no_replay: bool,
-            no_probe: bool, quiet: bool) -> None:
+            no_probe: bool, quiet: bool, prompts: str | None, overrides: tuple[str, ...]) -> None:
     """Run SCENARIO on the real pair and in the simulator — same workload, same policy objects —
     for each policy × load; print the error table, write it as CSV with an HTML report, and exit
     0 when every gated metric is within its threshold, 1 otherwise.
@@ -88,6 +93,10 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
     if not scenario:
         raise SpecsimError("a SCENARIO file is required (see specsim validate --help)")
     loaded = load_scenario(scenario)
+    if overrides:
+        from specsim.cli.options import parse_overrides
+
+        loaded = loaded.with_fields(parse_overrides(overrides))
     for flag, value in (("--target", target), ("--draft", draft)):
         if not value:
             raise SpecsimError(f"{flag} is required (see specsim validate --help)")
@@ -98,8 +107,9 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
     for flag, value in (("--dataset", dataset), ("--gpu", gpu)):
         if value and not calibrate_first:
             raise SpecsimError(f"{flag} is used by --calibrate only")
-    if dataset and not Path(dataset).is_file():
-        raise SpecsimError(f"--dataset {dataset}: no such file")
+    for flag, value in (("--dataset", dataset), ("--prompts", prompts)):
+        if value and not Path(value).is_file():
+            raise SpecsimError(f"{flag} {value}: no such file")
     if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
         raise SpecsimError(f"--device {device}: expected cpu, cuda or cuda:N")
     assert target is not None and draft is not None
@@ -159,7 +169,7 @@ def command(scenario: str | None, target: str | None, draft: str | None, profile
                             loads=load_values, seed=seed_value, device=device, repeats=repeat_count,
                             replay=not no_replay, thresholds=thresholds, out=out_dir, serve=serve,
                             progress=not quiet, echo=say, probe=probe,
-                            calibration_probe=calibration_probe)
+                            calibration_probe=calibration_probe, prompts=prompts)
     out_dir.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out_dir / "errors.csv", index=False)
     title = f"specsim validate: {loaded.name}"

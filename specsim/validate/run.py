@@ -92,7 +92,8 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                    serve: Serve | None = None, simulate: Simulate | None = None,
                    progress: bool = True, echo: Callable[[str], None] | None = None,
                    probe: Callable[[], ProbeReading] | None = None,
-                   calibration_probe: ProbeReading | None = None) -> Validation:
+                   calibration_probe: ProbeReading | None = None,
+                   prompts: str | Path | None = None) -> Validation:
     """Run the comparison. `serve`/`simulate` default to `realrun.serve.serve` and
     `sim.cluster.simulate` (tests pass stand-ins); a `serve` that takes `profile=`/`requests=`
     keywords gets the same profile (its policies' cost estimator) and the same requests.
@@ -125,8 +126,10 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
             for spec in policies[shift:] + policies[:shift]:
                 label = make_policy(spec).label()
                 say(f"real  {label} @ load {load:g}" + (f" (repeat {repeat + 1})" if repeat else ""))
-                extra = {key: value for key, value in (("profile", profile), ("requests", requests))
-                         if key in accepted}  # the same cost model for the policy, the same requests
+                # the same cost model for the policy, the same requests, the prompt set asked for
+                extra = {key: value for key, value in (("profile", profile), ("requests", requests),
+                                                        ("prompts", prompts))
+                         if key in accepted and value is not None}
                 reading = probe() if probe is not None else None
                 run = serve(point_scenario, spec, seed, target, draft, device=device, show_progress=progress,
                             **extra)
@@ -213,7 +216,7 @@ def speed_notes(points: list[dict[str, Any]]) -> list[str]:
 def _keywords(function: Callable[..., Any]) -> set[str]:
     parameters = inspect.signature(function).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return {"profile", "requests"}
+        return {"profile", "requests", "prompts"}
     return {p.name for p in parameters}
 
 
