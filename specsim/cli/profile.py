@@ -55,7 +55,8 @@ def roofline(gpu: str, target: str, draft: str, dtype: str, acceptance_from: str
     Acceptance: copied from --acceptance-from when given; otherwise the published curves when the
     pair is the LLaMA-2-7B / LLaMA-68M class; otherwise left out (latency-only profile).
     """
-    from specsim.profile.roofline import VLLM_CUDA_GRAPH_SIZES, check_tensor_parallel, roofline_profile
+    from specsim.profile.forward_cost import check_tensor_parallel
+    from specsim.profile.roofline import VLLM_CUDA_GRAPH_SIZES, roofline_profile
 
     output_file("--out", out)
     check_tensor_parallel(load_architecture(target), tensor_parallel)  # before anything is said

@@ -5,8 +5,9 @@ import pytest
 
 from specsim.architectures import load_architecture
 from specsim.errors import SpecsimError
+from specsim.profile.forward_cost import BANDWIDTH_EFFICIENCY, ForwardCost
 from specsim.profile.hardware import GPUS, gpu_spec
-from specsim.profile.roofline import BANDWIDTH_EFFICIENCY, ForwardCost, roofline_profile
+from specsim.profile.roofline import roofline_profile
 
 PAIR = ("llama2-7b", "llama-68m")
 

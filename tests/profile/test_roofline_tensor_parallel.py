@@ -11,14 +11,14 @@ from specsim.cli import main
 from specsim.errors import SpecsimError
 from specsim.profile import load_profile
 from specsim.profile.engine import FusedForward
-from specsim.profile.hardware import gpu_spec
-from specsim.profile.roofline import (
+from specsim.profile.forward_cost import (
     ALLREDUCE_LATENCY_S,
     BANDWIDTH_EFFICIENCY,
     COMPUTE_EFFICIENCY,
     ForwardCost,
-    roofline_profile,
 )
+from specsim.profile.hardware import gpu_spec
+from specsim.profile.roofline import roofline_profile
 
 H100 = gpu_spec("h100")
 
