@@ -61,6 +61,9 @@ class RealReplica:
         self.slots = slots
         self.slot_of: dict[int, int] = {}  # request index → its KV slot (decode row, or above for prefill)
         self.steps = 0
+        # per step: (its end, its forwards' measured time over the profile's price for the same
+        # composition) — the machine's speed against the profile (validate's speed series)
+        self.speed_samples: list[tuple[float, float]] = []
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, arrival_s: np.ndarray, deadline_s: float,
@@ -100,12 +103,30 @@ class RealReplica:
                     prefill_s = clock.now() - started
                 end = clock.now()
                 times = StepTimes(draft_s, verify_s, prefill_s, end - now)
+                priced_s = self._priced_forwards_s(plan, result)
+                if priced_s > 0:
+                    self.speed_samples.append((end, (draft_s + verify_s + prefill_s) / priced_s))
                 outcome = scheduler.complete(plan, result, times, end)
                 if outcome is not None:
                     self.policy.observe(outcome)
                 self.steps += 1
                 if on_step is not None:
                     on_step(self)
+
+    def _priced_forwards_s(self, plan, result: SpeculationResult | None) -> float:
+        """The profile's price of this step's forwards (draft, verify, prefill; no host time)."""
+        batch = longest = shortest = verified_total = 0
+        drafted = None
+        context = 0.0
+        if plan.view is not None and result is not None:
+            drafted = result.drafted
+            batch = len(drafted)
+            longest, shortest = (int(drafted.max()), int(drafted.min())) if batch else (0, 0)
+            verified_total = int(result.verified.sum())
+            context = plan.view.mean_context_tokens
+        draft_s, verify_s, prefill_s, _ = self.scheduler.cost.price(
+            batch, drafted, longest, shortest, verified_total, context, plan.chunks)
+        return draft_s + verify_s + prefill_s
 
     def _drawn(self) -> np.ndarray | None:
         """Synthetic acceptance: each decode row's accepted prefix at its request's decode step,

@@ -3,7 +3,7 @@ continuous batching with speculative decoding; one run's tables come out."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
@@ -41,11 +41,13 @@ from specsim.workload.requests import Requests
 
 def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
              profile: Profile | None = None, requests: Requests | None = None,
-             acceptance_replay: np.ndarray | None = None) -> RunResult:
+             acceptance_replay: np.ndarray | None = None,
+             speed: Callable[[float], float] | None = None) -> RunResult:
     """Run one scenario under one policy and seed. `requests` replaces the generated workload
     (validation replays exactly what the real engine served); `acceptance_replay`, one per-token
     acceptance probability per request (NaN: sample it), replaces the sampled acceptance
-    (sim/replay_acceptance.py)."""
+    (sim/replay_acceptance.py); `speed(t)` scales every step's forwards started at simulated time
+    t (validate's model row: a real run's measured speed against the profile)."""
     profile = profile or scenario_profile(scenario)
     requests = requests if requests is not None else build_requests(scenario, seed)
     label = make_policy(policy_spec).label()
@@ -74,7 +76,7 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
         jitter = (StepJitter(latency.step_time_spread, rng_for(seed, STREAM_STEP_JITTER + index),
                              latency.step_time_persistence)
                   if len(latency.step_time_spread) else None)
-        replicas.append(SimReplica(env, scheduler, policy, backend, cost, jitter))
+        replicas.append(SimReplica(env, scheduler, policy, backend, cost, jitter, speed))
     router = make_router(scenario.cluster.router, replicas)
 
     all_done = env.event()

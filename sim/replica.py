@@ -4,7 +4,7 @@ forwards `idle_wake_factor` slower (the profile's measurement: caches and clocks
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 import numpy as np
 import simpy
@@ -22,7 +22,8 @@ from specsim.policy.simple import FixedLength
 
 class SimReplica:
     def __init__(self, env: simpy.Environment, scheduler: Scheduler, policy: Policy,
-                 backend: SampledSpeculation, cost: CostEstimator, jitter: StepJitter | None = None) -> None:
+                 backend: SampledSpeculation, cost: CostEstimator, jitter: StepJitter | None = None,
+                 speed: Callable[[float], float] | None = None) -> None:
         self.env = env
         self.scheduler = scheduler
         self.policy = policy
@@ -32,6 +33,9 @@ class SimReplica:
         self._wakeup: simpy.Event | None = None
         self.horizon_s = float("inf")  # the run stops here: spans of steps never cross it
         self.jitter = jitter  # None: every step takes its predicted time
+        # a machine's measured speed against the profile at each instant (validate's model row):
+        # every step's forwards take that factor × their price
+        self.speed = speed
         # tracked only where the profile prices the first draft pass by its width
         self.draft_lag = (DraftLag(scheduler.decode)
                           if policy.max_draft_tokens > 0 and cost.latency.has_first_pass else None)
@@ -61,8 +65,10 @@ class SimReplica:
             for hook in ("plan_draft", "continue_drafting", "plan_verify", "observe"))
         # fixed(k) exactly (not a subclass): every step plans k for all, the other hooks default
         fixed_k = policy.k if type(policy) is FixedLength and speculative and not knows_future else 0
-        if not backend.span_steps:
+        if not backend.span_steps or self.speed is not None:  # spans price steps ahead, unscaled
             fixed_k = 0
+        plain = plain and self.speed is None
+        speed = self.speed
         timeout = env.timeout
         wake_scale = 1.0 + latency.idle_wake_factor
         wakes_slow = wake_scale != 1.0
@@ -118,6 +124,9 @@ class SimReplica:
                 factor = jitter.next()
                 draft_s, verify_s, prefill_s = draft_s * factor, verify_s * factor, prefill_s * factor
                 step_overhead_s *= factor
+            if speed is not None:
+                factor = speed(now)
+                draft_s, verify_s, prefill_s = draft_s * factor, verify_s * factor, prefill_s * factor
             step_s = draft_s + verify_s + prefill_s + step_overhead_s
             yield timeout(step_s)
             times = StepTimes(draft_s, verify_s, prefill_s, step_s)

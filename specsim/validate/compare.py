@@ -14,8 +14,11 @@ latencies already carry their effect. Columns `replay`/`replay_error` are the si
 real run's measured acceptance replayed (what is left there is timing error);
 `at_real_speed`/`at_real_speed_error` replay the acceptance and scale the forwards to the speed the
 machine ran at during the real run, decode and prefill apart (`speed.py`: what is left there is
-neither acceptance nor the machine's speed drift, but the rest of the model); both are
-diagnostics, never gated — `diagnostics_line` counts what each would fail. `noise` is the
+neither acceptance nor the machine's speed drift, but the rest of the model); `model`/`model_error`
+the simulator with each step's forwards scaled by the real run's speed(t) at that instant (its
+forwards' measured time over the profile's price for the same step composition, smoothed: the
+batching, admission, queueing, prefill and acceptance models with the machine's drift taken out);
+all three are diagnostics, never gated — `diagnostics_line` counts what each would fail. `noise` is the
 real runs' own spread at the point: the largest difference of a repeat from the first real run, in
 the same unit as the error — the floor under which the simulator cannot be judged.
 
@@ -66,7 +69,7 @@ METRICS: tuple[tuple[str, str, str, str | None], ...] = (
 
 # the simulations beside the gated one (column → the text table's header): each gets a value
 # column and an error column
-OTHER_SIMULATIONS = {"replay": "replay", "at_real_speed": "real speed"}
+OTHER_SIMULATIONS = {"replay": "replay", "at_real_speed": "real speed", "model": "model"}
 TABLE_COLUMNS = ("policy", "load", "metric", "label", "unit", "real", "sim", "error",
                  *(column for name in OTHER_SIMULATIONS for column in (name, f"{name}_error")),
                  "noise", "threshold", "passed", "status")
@@ -109,10 +112,10 @@ def within_threshold(error: float, threshold: float) -> bool:
 
 def compare_point(policy: str, load: float, real: RunResult, sim: RunResult, *,
                   replay: RunResult | None = None, at_real_speed: RunResult | None = None,
-                  repeat: RunResult | Sequence[RunResult] | None = None,
+                  model: RunResult | None = None, repeat: RunResult | Sequence[RunResult] | None = None,
                   thresholds: Thresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
     """The error table's rows for one policy × load; `repeat`: the point's other real runs."""
-    runs = {"real": real, "sim": sim, "replay": replay, "at_real_speed": at_real_speed}
+    runs = {"real": real, "sim": sim, "replay": replay, "at_real_speed": at_real_speed, "model": model}
     summaries = {name: table_summary(run) for name, run in runs.items() if run is not None}
     repeats = [repeat] if isinstance(repeat, RunResult) else list(repeat or [])
     repeat_summaries = [table_summary(run) for run in repeats]

@@ -24,7 +24,8 @@ from specsim.results import RunResult
 from specsim.validate.compare import format_table, verdict_line
 
 COLOURS = {"real": "#222222", "real repeat": "#999999", "sim": "#d62728",
-           "sim, replayed acceptance": "#1f77b4", "sim at the real run's speed": "#2ca02c"}
+           "sim, replayed acceptance": "#1f77b4", "sim at the real run's speed": "#2ca02c",
+           "sim, model": "#9467bd"}
 TIME_BINS = 60
 
 

@@ -44,7 +44,7 @@ from specsim.validate.compare import (
     compare_point,
     verdict_status,
 )
-from specsim.validate.speed import ProbeReading, speed_ratios
+from specsim.validate.speed import SPEED_WINDOW_S, ProbeReading, SpeedSeries, speed_ratios
 from specsim.workload.requests import Requests
 
 LOAD_FIELD = "workload.rate_scale"
@@ -158,8 +158,15 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                                                    requests=requests, acceptance_replay=acceptance)
                     runs[AT_REAL_SPEED].details.update(decode_time_ratio=speeds.decode,
                                                        prefill_time_ratio=prefill)
+            series = SpeedSeries(real.details.get("speed_samples") or [])
+            if series.usable:
+                # the model row: the profile at the speed the real run measured at each instant
+                runs[MODEL] = simulate(point_scenario, spec, seed, profile=profile, requests=requests,
+                                       speed=series.factor_at)
+                low, high = series.range()
+                runs[MODEL].details.update(speed_low=low, speed_high=high)
             tables.append(compare_point(label, load, real, sim, replay=runs.get("sim, replayed acceptance"),
-                                        at_real_speed=runs.get(AT_REAL_SPEED),
+                                        at_real_speed=runs.get(AT_REAL_SPEED), model=runs.get(MODEL),
                                         repeat=others, thresholds=thresholds))
             points.append({"policy": label, "load": load, "runs": runs})
             if out is not None:
@@ -177,6 +184,7 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
                 if scenario.acceptance is not None else "")]
     notes += probe_notes(points, calibration_probe)
     notes += speed_notes(points)
+    notes += model_notes(points)
     return Validation(table, points, notes)
 
 
@@ -213,6 +221,21 @@ def speed_notes(points: list[dict[str, Any]]) -> list[str]:
             "the forwards scaled by them): " + ", ".join(parts)]
 
 
+def model_notes(points: list[dict[str, Any]]) -> list[str]:
+    """The range of each point's speed series (the model row's factors), one line."""
+    parts = []
+    for point in points:
+        if MODEL in point["runs"]:
+            details = point["runs"][MODEL].details
+            parts.append(f"{point['policy']} @ {point['load']:g} ×{details['speed_low']:.2f}-"
+                         f"{details['speed_high']:.2f}")
+    if not parts:
+        return []
+    return [f"speed(t), the real run's forwards over the profile's price for each step's composition, "
+            f"running median over {SPEED_WINDOW_S:g} s (the 'model' column runs the simulator at it): "
+            + ", ".join(parts)]
+
+
 def _keywords(function: Callable[..., Any]) -> set[str]:
     parameters = inspect.signature(function).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
@@ -221,8 +244,9 @@ def _keywords(function: Callable[..., Any]) -> set[str]:
 
 
 AT_REAL_SPEED = "sim at the real run's speed"
+MODEL = "sim, model"
 RUN_FOLDERS = {"real": "real", "real repeat": "real-repeat", "sim": "sim",
-               "sim, replayed acceptance": "sim-replay", AT_REAL_SPEED: "sim-real-speed"}
+               "sim, replayed acceptance": "sim-replay", AT_REAL_SPEED: "sim-real-speed", MODEL: "sim-model"}
 
 
 def run_folder_name(name: str) -> str:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from specsim.results import RunResult
 
 
@@ -84,3 +86,39 @@ class ProbeReading:
         """What a real run's details.json keeps of the probe taken right before it."""
         return {"probe_decode_s": self.decode_s, "probe_decode_ratio": self.decode_ratio,
                 "probe_prefill_s": self.prefill_s, "probe_prefill_ratio": self.prefill_ratio}
+
+
+# The window speed(t) is smoothed over. A step takes 20-100 ms on the CPU pair, so 5 s holds
+# 50-250 steps: their median is steady against the step-to-step spread (which the profile's own
+# jitter already models), while this machine's drift — tens of percent over tens of seconds to
+# minutes — still shows.
+SPEED_WINDOW_S = 5.0
+
+
+class SpeedSeries:
+    """speed(t): a real run's forwards' measured time over the profile's price for the same step
+    composition, step by step (realrun's `speed_samples`), as a centred running median over
+    `window_s`; between steps the last step's value holds, before the first the first's."""
+
+    def __init__(self, samples: list[tuple[float, float]] | list[list[float]],
+                 window_s: float = SPEED_WINDOW_S) -> None:
+        data = np.asarray(samples, dtype=np.float64).reshape(-1, 2)
+        data = data[np.isfinite(data).all(axis=1) & (data[:, 1] > 0)]
+        data = data[np.argsort(data[:, 0], kind="stable")]
+        self.times_s = data[:, 0]
+        ratios = data[:, 1]
+        half = window_s / 2.0
+        low = np.searchsorted(self.times_s, self.times_s - half, side="left")
+        high = np.searchsorted(self.times_s, self.times_s + half, side="right")
+        self.factors = np.array([np.median(ratios[a:b]) for a, b in zip(low, high, strict=True)])
+
+    @property
+    def usable(self) -> bool:
+        return len(self.factors) > 0
+
+    def factor_at(self, t_s: float) -> float:
+        index = int(np.searchsorted(self.times_s, t_s, side="right")) - 1
+        return float(self.factors[max(index, 0)])
+
+    def range(self) -> tuple[float, float]:
+        return float(self.factors.min()), float(self.factors.max())

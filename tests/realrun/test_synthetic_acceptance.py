@@ -24,6 +24,9 @@ def test_real_and_simulated_runs_accept_identical_counts(tiny_pair):
     pd.testing.assert_frame_equal(real.requests[columns], simulated.requests[columns])
     # the draws decided acceptance, not the models: without them the same run accepts otherwise
     assert "synthetic" in real.details["acceptance"]
+    # the engine measured its speed against the profile at every step (validate's model row)
+    samples = real.details["speed_samples"]
+    assert len(samples) >= len(real.steps) // 2 and all(ratio > 0 for _, ratio in samples)
     models = serve(small_scenario(max_batch_size=4, count=6, output_tokens=30), "fixed:k=4", 3, target_dir,
                    draft_dir, show_progress=False)
     assert not models.requests["accepted_tokens"].equals(real.requests["accepted_tokens"])

@@ -71,7 +71,7 @@ def test_reduced_validate_on_cpu(calibrated_pair, tmp_path):
     for metric in ("ttft_p50_s", "tpot_p50_s", "throughput_tokens_per_s", "mean_accepted_length"):
         row = table.loc[metric]
         for column in ("real", "sim", "replay", "error", "replay_error", "at_real_speed",
-                       "at_real_speed_error", "noise"):
+                       "at_real_speed_error", "model", "model_error", "noise"):
             assert math.isfinite(row[column]), (metric, column)
     # the replay run reproduces the real acceptance closely (the sampled sim need not)
     assert abs(table.loc["mean_accepted_length", "replay_error"]) < 0.1
@@ -82,7 +82,7 @@ def test_reduced_validate_on_cpu(calibrated_pair, tmp_path):
     page = write_report(tmp_path / "report.html", "reduced", result.table, result.points, result.notes)
     assert page.read_text().count("Plotly.newPlot") == 1
     assert {p.name for p in (tmp_path / "runs" / "fixed_k=2@1").iterdir()} == \
-        {"real", "real-repeat", "sim", "sim-replay", "sim-real-speed"}
+        {"real", "real-repeat", "sim", "sim-replay", "sim-real-speed", "sim-model"}
     # the speed the real run ran at, read against its simulation at that speed: a positive ratio
     runs = result.points[0]["runs"]
     ratios = speed_ratios(runs["real"], runs[AT_REAL_SPEED])

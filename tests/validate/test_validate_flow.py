@@ -19,7 +19,7 @@ from specsim.validate import run as validate_run
 from specsim.validate.compare import METRICS
 from specsim.validate.report import COLOURS
 from specsim.validate.run import RUN_FOLDERS, run_validation
-from specsim.validate.speed import ProbeReading
+from specsim.validate.speed import ProbeReading, SpeedSeries
 
 from .conftest import SHIPPED, small_scenario
 
@@ -176,3 +176,44 @@ def test_synthetic_acceptance_needs_no_replay_and_the_worlds_accept_alike(shippe
     accepted = result.table[result.table["metric"] == "mean_accepted_length"]
     assert (accepted["error"].dropna() == 0).all()
     assert "synthetic acceptance" in result.notes[0]
+
+
+def test_the_model_row_takes_the_machines_measured_speed_out(shipped_profile, tmp_path):
+    # the "real" engine is the simulator on a machine 1.5× slower in every forward, and says so step
+    # by step as realrun does (speed_samples); the model row runs the profile at that speed
+    slower = scale_forwards(shipped_profile, 1.5, prefill_factor=1.5)
+
+    def serve(scenario, spec, seed, target, draft, **_):
+        run = simulate(scenario, spec, seed, profile=slower)
+        ends = (run.steps["t_s"] + run.steps["step_s"]).tolist()
+        run.details["speed_samples"] = [[end, 1.5] for end in ends]
+        return run
+
+    scenario = small_scenario(rate=5.0, duration_s=10.0, output_tokens=SHORT)
+    result = run_validation(scenario, profile=shipped_profile, target="t", draft="d", out=tmp_path,
+                            policies=["fixed:k=3"], loads=[0.5], repeats=1, serve=serve, replay=False)
+    table = result.table.set_index("metric")
+    for metric in ("ttft_p50_s", "tpot_p50_s", "tpot_p99_s", "throughput_tokens_per_s"):
+        assert abs(table.loc[metric, "model_error"]) < 1e-6, metric
+    assert table.loc["tpot_p50_s", "error"] < -0.2  # the prediction, at the profile's own speed
+    assert any("speed(t)" in note and "×1.50-1.50" in note for note in result.notes)
+    assert (tmp_path / "runs" / "fixed_k=3@0.5" / "sim-model").is_dir()
+
+
+def test_speed_series_is_a_running_median_held_between_steps():
+    samples = [[1.0, 1.0], [2.0, 1.0], [3.0, 4.0], [4.0, 1.0], [20.0, 2.0]]
+    series = SpeedSeries(samples, window_s=5.0)
+    assert series.factor_at(0.0) == 1.0  # before the first step: the first's
+    assert series.factor_at(3.5) == 1.0  # the lone 4.0 is a spike the median ignores
+    assert series.factor_at(25.0) == 2.0  # alone in its window
+    assert series.range() == (1.0, 2.0)
+    assert not SpeedSeries([]).usable
+
+
+def test_simulated_steps_take_the_speed_factor(shipped_profile):
+    scenario = small_scenario(rate=0.2, duration_s=20.0, output_tokens=SHORT)
+    plain = simulate(scenario, "fixed:k=3", 0, profile=shipped_profile)
+    doubled = simulate(scenario, "fixed:k=3", 0, profile=shipped_profile, speed=lambda t: 2.0)
+    forwards = ["draft_s", "verify_s", "prefill_s"]
+    assert len(plain.steps) == len(doubled.steps) > 20
+    assert (doubled.steps[forwards].to_numpy() == pytest.approx(2.0 * plain.steps[forwards].to_numpy()))
