@@ -208,32 +208,28 @@ def probe_notes(points: list[dict[str, Any]], calibration_probe: ProbeReading | 
 
 def speed_notes(points: list[dict[str, Any]]) -> list[str]:
     """The machine's measured forward speed against the profile's, per point (one line)."""
-    parts = []
-    for point in points:
-        if AT_REAL_SPEED in point["runs"]:
-            details = point["runs"][AT_REAL_SPEED].details
-            parts.append(f"{point['policy']} @ {point['load']:g} ×{details['decode_time_ratio']:.2f} / "
-                         f"×{details['prefill_time_ratio']:.2f}")
-    if not parts:
-        return []
-    return ["forward time, real run / simulator with its acceptance replayed, decode per token / prefill "
-            "per prompt token, wake-ups included (the 'at real speed' column reruns that simulation with "
-            "the forwards scaled by them): " + ", ".join(parts)]
+    return _per_point_line(
+        points, AT_REAL_SPEED,
+        lambda details: f"×{details['decode_time_ratio']:.2f} / ×{details['prefill_time_ratio']:.2f}",
+        "forward time, real run / simulator with its acceptance replayed, decode per token / prefill per "
+        "prompt token, wake-ups included (the 'at real speed' column reruns that simulation with the "
+        "forwards scaled by them): ")
 
 
 def model_notes(points: list[dict[str, Any]]) -> list[str]:
     """The range of each point's speed series (the model row's factors), one line."""
-    parts = []
-    for point in points:
-        if MODEL in point["runs"]:
-            details = point["runs"][MODEL].details
-            parts.append(f"{point['policy']} @ {point['load']:g} ×{details['speed_low']:.2f}-"
-                         f"{details['speed_high']:.2f}")
-    if not parts:
-        return []
-    return [f"speed(t), the real run's forwards over the profile's price for each step's composition, "
-            f"running median over {SPEED_WINDOW_S:g} s (the 'model' column runs the simulator at it): "
-            + ", ".join(parts)]
+    return _per_point_line(
+        points, MODEL, lambda details: f"×{details['speed_low']:.2f}-{details['speed_high']:.2f}",
+        "speed(t), the real run's forwards over the profile's price for each step's composition, running "
+        f"median over {SPEED_WINDOW_S:g} s (the 'model' column runs the simulator at it): ")
+
+
+def _per_point_line(points: list[dict[str, Any]], run: str, describe: Callable[[dict[str, Any]], str],
+                    head: str) -> list[str]:
+    """One line: `head`, then each point that has `run`, described from that run's details."""
+    parts = [f"{point['policy']} @ {point['load']:g} {describe(point['runs'][run].details)}"
+             for point in points if run in point["runs"]]
+    return [head + ", ".join(parts)] if parts else []
 
 
 def _keywords(function: Callable[..., Any]) -> set[str]:
