@@ -9,8 +9,13 @@
 #                                               # it so that the script cannot rot)
 #
 # On the device machine, packages it lacks travel as wheels in .whl (the device README); they are
-# installed to /tmp/site first. Exit 0 whatever the verdict (it is in errors.txt): the script
-# failed only if a step did.
+# installed to /tmp/site first. Its image (2026-11) lacked simpy, pydantic and plotly; here, once:
+#   echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl simpy pydantic \
+#       pydantic-core annotated-types typing-inspection plotly
+# then run it with `carry: [".whl"]`. Exit 0 whatever the verdict (it is in errors.txt): the
+# script failed only if a step did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-validate}
@@ -22,7 +27,8 @@ export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD
 python3 - <<'PY'
 import importlib.metadata, sys
 missing = []
-for name in ("torch", "transformers", "simpy", "pydantic", "plotly", "pandas", "scipy", "click", "pyyaml"):
+for name in ("torch", "transformers", "accelerate", "simpy", "numpy", "scipy", "pandas", "plotly", "click",
+             "pydantic", "pyyaml", "tqdm"):
     try:
         print(name, importlib.metadata.version(name))
     except importlib.metadata.PackageNotFoundError:
