@@ -21,6 +21,7 @@ Step, as in the simulator:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -61,9 +62,10 @@ class RealReplica:
         self.slots = slots
         self.slot_of: dict[int, int] = {}  # request index → its KV slot (decode row, or above for prefill)
         self.steps = 0
-        # per step: (its end, its forwards' measured time over the profile's price for the same
-        # composition) — the machine's speed against the profile (validate's speed series)
-        self.speed_samples: list[tuple[float, float]] = []
+        # per step: (its end, its decode forwards' measured time over the profile's price for the
+        # same composition, the same for its prefill; NaN where the step had none) — the machine's
+        # speed against the profile (validate's speed series); the two drift apart
+        self.speed_samples: list[tuple[float, float, float]] = []
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, arrival_s: np.ndarray, deadline_s: float,
@@ -103,9 +105,11 @@ class RealReplica:
                     prefill_s = clock.now() - started
                 end = clock.now()
                 times = StepTimes(draft_s, verify_s, prefill_s, end - now)
-                priced_s = self._priced_forwards_s(plan, result)
-                if priced_s > 0:
-                    self.speed_samples.append((end, (draft_s + verify_s + prefill_s) / priced_s))
+                priced_decode_s, priced_prefill_s = self._priced_forwards_s(plan, result)
+                decode = (draft_s + verify_s) / priced_decode_s if priced_decode_s > 0 else math.nan
+                prefill = prefill_s / priced_prefill_s if priced_prefill_s > 0 else math.nan
+                if not (math.isnan(decode) and math.isnan(prefill)):
+                    self.speed_samples.append((end, decode, prefill))
                 outcome = scheduler.complete(plan, result, times, end)
                 if outcome is not None:
                     self.policy.observe(outcome)
@@ -113,8 +117,9 @@ class RealReplica:
                 if on_step is not None:
                     on_step(self)
 
-    def _priced_forwards_s(self, plan, result: SpeculationResult | None) -> float:
-        """The profile's price of this step's forwards (draft, verify, prefill; no host time)."""
+    def _priced_forwards_s(self, plan, result: SpeculationResult | None) -> tuple[float, float]:
+        """The profile's price of this step's decode forwards (draft, verify) and of its prefill;
+        no host time."""
         batch = longest = shortest = verified_total = 0
         drafted = None
         context = 0.0
@@ -126,7 +131,7 @@ class RealReplica:
             context = plan.view.mean_context_tokens
         draft_s, verify_s, prefill_s, _ = self.scheduler.cost.price(
             batch, drafted, longest, shortest, verified_total, context, plan.chunks)
-        return draft_s + verify_s + prefill_s
+        return draft_s + verify_s, prefill_s
 
     def _drawn(self) -> np.ndarray | None:
         """Synthetic acceptance: each decode row's accepted prefix at its request's decode step,

@@ -140,7 +140,7 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
         "preemptions": int(log.preemptions.sum()),
         "interrupted": interrupted,
         "forward_s": clock.forward_s,
-        "speed_samples": [[round(t, 6), round(ratio, 6)] for t, ratio in replica.speed_samples],
+        "speed_samples": [[round(value, 6) for value in sample] for sample in replica.speed_samples],
         "overhead_share": 1.0 - clock.forward_s / step_total if step_total > 0 else math.nan,
         "torch": torch.__version__,
     }

@@ -42,12 +42,13 @@ from specsim.workload.requests import Requests
 def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
              profile: Profile | None = None, requests: Requests | None = None,
              acceptance_replay: np.ndarray | None = None,
-             speed: Callable[[float], float] | None = None) -> RunResult:
+             speed: Callable[[float], tuple[float, float]] | None = None) -> RunResult:
     """Run one scenario under one policy and seed. `requests` replaces the generated workload
     (validation replays exactly what the real engine served); `acceptance_replay`, one per-token
     acceptance probability per request (NaN: sample it), replaces the sampled acceptance
-    (sim/replay_acceptance.py); `speed(t)` scales every step's forwards started at simulated time
-    t (validate's model row: a real run's measured speed against the profile)."""
+    (sim/replay_acceptance.py); `speed(t)` → (decode, prefill) factors scales the forwards of every
+    step started at simulated time t (validate's model row: a real run's measured speed against
+    the profile)."""
     profile = profile or scenario_profile(scenario)
     requests = requests if requests is not None else build_requests(scenario, seed)
     label = make_policy(policy_spec).label()

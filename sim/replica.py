@@ -23,7 +23,7 @@ from specsim.policy.simple import FixedLength
 class SimReplica:
     def __init__(self, env: simpy.Environment, scheduler: Scheduler, policy: Policy,
                  backend: SampledSpeculation, cost: CostEstimator, jitter: StepJitter | None = None,
-                 speed: Callable[[float], float] | None = None) -> None:
+                 speed: Callable[[float], tuple[float, float]] | None = None) -> None:
         self.env = env
         self.scheduler = scheduler
         self.policy = policy
@@ -34,7 +34,7 @@ class SimReplica:
         self.horizon_s = float("inf")  # the run stops here: spans of steps never cross it
         self.jitter = jitter  # None: every step takes its predicted time
         # a machine's measured speed against the profile at each instant (validate's model row):
-        # every step's forwards take that factor × their price
+        # (decode, prefill) factors, every step's forwards taking them × their price
         self.speed = speed
         # tracked only where the profile prices the first draft pass by its width
         self.draft_lag = (DraftLag(scheduler.decode)
@@ -125,8 +125,9 @@ class SimReplica:
                 draft_s, verify_s, prefill_s = draft_s * factor, verify_s * factor, prefill_s * factor
                 step_overhead_s *= factor
             if speed is not None:
-                factor = speed(now)
-                draft_s, verify_s, prefill_s = draft_s * factor, verify_s * factor, prefill_s * factor
+                decode_factor, prefill_factor = speed(now)
+                draft_s, verify_s = draft_s * decode_factor, verify_s * decode_factor
+                prefill_s *= prefill_factor
             step_s = draft_s + verify_s + prefill_s + step_overhead_s
             yield timeout(step_s)
             times = StepTimes(draft_s, verify_s, prefill_s, step_s)

@@ -162,9 +162,10 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
             if series.usable:
                 # the model row: the profile at the speed the real run measured at each instant
                 runs[MODEL] = simulate(point_scenario, spec, seed, profile=profile, requests=requests,
-                                       speed=series.factor_at)
-                low, high = series.range()
-                runs[MODEL].details.update(speed_low=low, speed_high=high)
+                                       speed=series.factors_at)
+                decode, prefill = series.decode.range(), series.prefill.range()
+                runs[MODEL].details.update(speed_decode_low=decode[0], speed_decode_high=decode[1],
+                                           speed_prefill_low=prefill[0], speed_prefill_high=prefill[1])
             tables.append(compare_point(label, load, real, sim, replay=runs.get("sim, replayed acceptance"),
                                         at_real_speed=runs.get(AT_REAL_SPEED), model=runs.get(MODEL),
                                         repeat=others, thresholds=thresholds))
@@ -219,9 +220,12 @@ def speed_notes(points: list[dict[str, Any]]) -> list[str]:
 def model_notes(points: list[dict[str, Any]]) -> list[str]:
     """The range of each point's speed series (the model row's factors), one line."""
     return _per_point_line(
-        points, MODEL, lambda details: f"×{details['speed_low']:.2f}-{details['speed_high']:.2f}",
-        "speed(t), the real run's forwards over the profile's price for each step's composition, running "
-        f"median over {SPEED_WINDOW_S:g} s (the 'model' column runs the simulator at it): ")
+        points, MODEL,
+        lambda details: (f"×{details['speed_decode_low']:.2f}-{details['speed_decode_high']:.2f} / "
+                         f"×{details['speed_prefill_low']:.2f}-{details['speed_prefill_high']:.2f}"),
+        "speed(t), the real run's forwards over the profile's price for each step's composition, decode / "
+        f"prefill, running medians over {SPEED_WINDOW_S:g} s (the 'model' column runs the simulator at "
+        "them): ")
 
 
 def _per_point_line(points: list[dict[str, Any]], run: str, describe: Callable[[dict[str, Any]], str],

@@ -97,26 +97,45 @@ SPEED_WINDOW_S = 5.0
 
 class SpeedSeries:
     """speed(t): a real run's forwards' measured time over the profile's price for the same step
-    composition, step by step (realrun's `speed_samples`), as a centred running median over
-    `window_s`; between steps the last step's value holds, before the first the first's."""
+    composition (realrun's `speed_samples`: time, decode ratio, prefill ratio), decode and prefill
+    apart — they drift apart — each as a centred running median over `window_s`; between steps the
+    last value holds, before the first the first's. Without prefill samples the decode series
+    serves both."""
 
-    def __init__(self, samples: list[tuple[float, float]] | list[list[float]],
+    def __init__(self, samples: list[tuple[float, ...]] | list[list[float | None]],
                  window_s: float = SPEED_WINDOW_S) -> None:
-        data = np.asarray(samples, dtype=np.float64).reshape(-1, 2)
-        data = data[np.isfinite(data).all(axis=1) & (data[:, 1] > 0)]
-        data = data[np.argsort(data[:, 0], kind="stable")]
-        self.times_s = data[:, 0]
-        ratios = data[:, 1]
+        data = np.array(samples, dtype=np.float64).reshape(len(samples), -1) if len(samples) else \
+            np.empty((0, 2))
+        self.decode = _RunningMedian(data[:, 0], data[:, 1], window_s)
+        prefill = _RunningMedian(data[:, 0], data[:, 2], window_s) if data.shape[1] > 2 else self.decode
+        self.prefill = prefill if prefill.usable else self.decode
+
+    @property
+    def usable(self) -> bool:
+        return self.decode.usable or self.prefill.usable
+
+    def factors_at(self, t_s: float) -> tuple[float, float]:
+        """(decode factor, prefill factor) at simulated time t_s."""
+        decode = self.decode if self.decode.usable else self.prefill
+        return decode.at(t_s), self.prefill.at(t_s)
+
+
+class _RunningMedian:
+    def __init__(self, times_s: np.ndarray, ratios: np.ndarray, window_s: float) -> None:
+        keep = np.isfinite(times_s) & np.isfinite(ratios) & (ratios > 0)
+        order = np.argsort(times_s[keep], kind="stable")
+        self.times_s = times_s[keep][order]
+        values = ratios[keep][order]
         half = window_s / 2.0
         low = np.searchsorted(self.times_s, self.times_s - half, side="left")
         high = np.searchsorted(self.times_s, self.times_s + half, side="right")
-        self.factors = np.array([np.median(ratios[a:b]) for a, b in zip(low, high, strict=True)])
+        self.factors = np.array([np.median(values[a:b]) for a, b in zip(low, high, strict=True)])
 
     @property
     def usable(self) -> bool:
         return len(self.factors) > 0
 
-    def factor_at(self, t_s: float) -> float:
+    def at(self, t_s: float) -> float:
         index = int(np.searchsorted(self.times_s, t_s, side="right")) - 1
         return float(self.factors[max(index, 0)])
 

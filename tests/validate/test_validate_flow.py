@@ -196,24 +196,26 @@ def test_the_model_row_takes_the_machines_measured_speed_out(shipped_profile, tm
     for metric in ("ttft_p50_s", "tpot_p50_s", "tpot_p99_s", "throughput_tokens_per_s"):
         assert abs(table.loc[metric, "model_error"]) < 1e-6, metric
     assert table.loc["tpot_p50_s", "error"] < -0.2  # the prediction, at the profile's own speed
-    assert any("speed(t)" in note and "×1.50-1.50" in note for note in result.notes)
+    assert any("speed(t)" in note and "×1.50-1.50 / ×1.50-1.50" in note for note in result.notes)
     assert (tmp_path / "runs" / "fixed_k=3@0.5" / "sim-model").is_dir()
 
 
 def test_speed_series_is_a_running_median_held_between_steps():
-    samples = [[1.0, 1.0], [2.0, 1.0], [3.0, 4.0], [4.0, 1.0], [20.0, 2.0]]
+    # (time, decode ratio, prefill ratio); NaN (None once written to JSON) where a step had none
+    samples = [[1.0, 1.0, None], [2.0, 1.0, 0.5], [3.0, 4.0, None], [4.0, 1.0, None], [20.0, 2.0, None]]
     series = SpeedSeries(samples, window_s=5.0)
-    assert series.factor_at(0.0) == 1.0  # before the first step: the first's
-    assert series.factor_at(3.5) == 1.0  # the lone 4.0 is a spike the median ignores
-    assert series.factor_at(25.0) == 2.0  # alone in its window
-    assert series.range() == (1.0, 2.0)
+    assert series.factors_at(0.0) == (1.0, 0.5)  # before the first step: the first's
+    assert series.factors_at(3.5)[0] == 1.0  # the lone 4.0 is a spike the median ignores
+    assert series.factors_at(25.0) == (2.0, 0.5)  # the one prefill sample holds
+    assert series.decode.range() == (1.0, 2.0)
+    assert SpeedSeries([[1.0, 1.5]]).factors_at(9.0) == (1.5, 1.5)  # no prefill samples: decode's
     assert not SpeedSeries([]).usable
 
 
 def test_simulated_steps_take_the_speed_factor(shipped_profile):
     scenario = small_scenario(rate=0.2, duration_s=20.0, output_tokens=SHORT)
     plain = simulate(scenario, "fixed:k=3", 0, profile=shipped_profile)
-    doubled = simulate(scenario, "fixed:k=3", 0, profile=shipped_profile, speed=lambda t: 2.0)
-    forwards = ["draft_s", "verify_s", "prefill_s"]
-    assert len(plain.steps) == len(doubled.steps) > 20
-    assert (doubled.steps[forwards].to_numpy() == pytest.approx(2.0 * plain.steps[forwards].to_numpy()))
+    scaled = simulate(scenario, "fixed:k=3", 0, profile=shipped_profile, speed=lambda t: (2.0, 3.0))
+    assert len(plain.steps) == len(scaled.steps) > 20
+    for columns, factor in ((["draft_s", "verify_s"], 2.0), (["prefill_s"], 3.0)):
+        assert scaled.steps[columns].to_numpy() == pytest.approx(factor * plain.steps[columns].to_numpy())
