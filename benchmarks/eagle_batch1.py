@@ -19,10 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sim import simulate
-from specsim.policy.cost import CostEstimator
 from specsim.profile import load_profile
-from specsim.profile.engine import EngineModel
-from specsim.profile.latency import LatencyModel
+from specsim.profile.summary import fused_step_s
 from specsim.scenario import scenario_from_dict
 
 PROFILE = "h100-llama3.1-8b-eagle3"
@@ -47,9 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)
     profile = load_profile(PROFILE)
-    cost = CostEstimator(LatencyModel(profile.latency), False, EngineModel(profile.engine))
     for context in (256, 1024):
-        step_s = cost.uniform_step_s(1, 0, float(context))
+        step_s = fused_step_s(profile, batch=1, k=0, context_tokens=float(context))
         print(f"batch-1 step without speculation, context {context}: {step_s * 1e3:.2f} ms "
               f"(SGLang: {SGLANG_STEP_S * 1e3:.2f} ms; {step_s / SGLANG_STEP_S - 1:+.0%})")
     scenario = batch_one_scenario()

@@ -140,9 +140,7 @@ class RealReplica:
             return None
         decode = self.scheduler.decode
         size = decode.size
-        return np.array([self.synthetic.prefixes(request, step, 1)[0] for request, step
-                         in zip(decode.index[:size].tolist(), decode.steps[:size].tolist(), strict=True)],
-                        dtype=np.int64)
+        return self.synthetic.for_rows(decode.index[:size], decode.steps[:size], 1)[0]
 
     def warm_up(self) -> None:
         """A few forwards before the clock starts, so the first request does not pay for lazy

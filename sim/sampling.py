@@ -106,9 +106,7 @@ class SampledSpeculation:
             assert synthetic is not None
             confidence, prefix = synthetic.confidences(steps, len(rows)), None
         if synthetic is not None:
-            prefix = np.stack([synthetic.prefixes(request, first_step, steps) for request, first_step
-                               in zip(decode.index[rows].tolist(), decode.steps[rows].tolist(), strict=True)],
-                              axis=1)
+            prefix = synthetic.for_rows(decode.index[rows], decode.steps[rows], steps)
         return confidence, prefix
 
     def ring_position(self) -> tuple[int, int]:

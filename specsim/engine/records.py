@@ -77,8 +77,11 @@ class RunLog:
 
     def recent_steps(self, count: int) -> np.ndarray:
         """The last `count` steps' rows, [rows, 14] in `add_step`'s argument order."""
-        values = np.frombuffer(self._step_values, dtype=np.float64).reshape(-1, len(ROW_COLUMNS))
-        return values[-count:].copy()
+        return self._step_matrix()[-count:].copy()
+
+    def _step_matrix(self) -> np.ndarray:
+        """Every step's row so far, [steps, 14], a view of the flat values."""
+        return np.frombuffer(self._step_values, dtype=np.float64).reshape(-1, len(ROW_COLUMNS))
 
     def record(self, request: RequestState, replica: int, finish_s: float = math.nan) -> None:
         """Store a request's progress; with `finish_s` it counts as finished."""
@@ -140,7 +143,7 @@ class RunLog:
         return table
 
     def steps_table(self) -> pd.DataFrame:
-        values = np.frombuffer(self._step_values, dtype=np.float64).reshape(-1, len(ROW_COLUMNS))
+        values = self._step_matrix()
         # by start time, replicas in order at the same instant; steps of one replica keep theirs
         order = np.lexsort((values[:, 1], values[:, 0]))
         columns: dict[str, object] = {}

@@ -39,6 +39,11 @@ class SyntheticAcceptance:
         uniforms = np.random.Generator(bits).random(steps * width).reshape(steps, width)[:, : self.positions]
         return np.cumprod(uniforms < self.rates, axis=1).sum(axis=1).astype(np.int64)
 
+    def for_rows(self, requests: np.ndarray, first_steps: np.ndarray, steps: int) -> np.ndarray:
+        """[steps, rows]: `prefixes` of each row's request from its decode step on."""
+        return np.stack([self.prefixes(request, first_step, steps) for request, first_step
+                         in zip(requests.tolist(), first_steps.tolist(), strict=True)], axis=1)
+
     def confidences(self, steps: int, rows: int) -> np.ndarray:
         """Draft confidences where the profile has no acceptance model to sample them from: each
         position's rate (a random-weight profile's runs then see the rates they accept at)."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from specsim.policy.base import BatchView, Drafts, Policy, StepOutcome
 from specsim.policy.cost import CostEstimator
-from specsim.policy.estimates import SEARCHES, searches_globally
+from specsim.policy.estimates import check_search, searches_globally
 from specsim.policy.params import changed_parameters
 
 CALIBRATION_BINS = 20
@@ -94,8 +94,7 @@ class Adaptive(Policy):
             raise ValueError(f"confidence must be 'raw' or 'calibrated', got {confidence!r}")
         if trim not in ("none", "graph"):
             raise ValueError(f"trim must be 'none' or 'graph', got {trim!r}")
-        if search not in SEARCHES:
-            raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
+        check_search(search)
         if prior_weight <= 0.0:
             raise ValueError("prior_weight must be > 0")
         if not 0.0 < decay <= 1.0:

@@ -38,10 +38,8 @@ class CostEstimator:
         self.uses_draft = uses_draft
         self.engine = engine or EngineModel(None)
         self.fused = self.engine.fused
-        # forwards padded to captured CUDA-graph sizes: step time is a staircase in k
         self.staircase = self.engine.staircase
-        self.graph_sizes: list[int] = (list(self.engine.engine.cuda_graph_sizes or [])
-                                       if self.staircase else [])
+        self.graph_sizes = self.engine.graph_sizes
         # this policy's own host time per decode step, where calibrate measured it
         self.policy_overhead_s: float | None = (
             latency.policy_step_overhead_s.get(policy_label) if policy_label is not None else None)

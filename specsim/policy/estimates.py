@@ -11,6 +11,11 @@ from specsim.policy.cost import CostEstimator
 SEARCHES = ("auto", "first_drop", "global")
 
 
+def check_search(search: str) -> None:
+    if search not in SEARCHES:
+        raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
+
+
 def searches_globally(search: str, cost: CostEstimator) -> bool:
     return search == "global" or (search == "auto" and cost.staircase)
 

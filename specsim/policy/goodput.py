@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from specsim.policy.base import BatchView, Policy, StepOutcome
-from specsim.policy.estimates import SEARCHES, expected_tokens, observed_trials, searches_globally
+from specsim.policy.estimates import check_search, expected_tokens, observed_trials, searches_globally
 from specsim.policy.params import changed_parameters
 
 # view.memory columns: exponential moving averages of accepted tokens and of Bernoulli trials;
@@ -58,8 +58,7 @@ class Goodput(Policy):
             raise ValueError("margin must be > 0")
         if every < 1:
             raise ValueError("every must be ≥ 1")
-        if search not in SEARCHES:
-            raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
+        check_search(search)
         if alpha not in ("batch", "per_request"):
             raise ValueError(f"alpha must be 'batch' or 'per_request', got {alpha!r}")
         self.k_max = k_max

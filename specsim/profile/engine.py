@@ -90,8 +90,10 @@ class EngineModel:
         if roof is not None and self.fused:
             peaks = (roof.memory_bandwidth_bytes_per_s, roof.peak_flops_per_s, roof.bandwidth_efficiency,
                      roof.compute_efficiency)
-            graphs = engine.cuda_graph_sizes
             self.target = FusedForward(roof.target, *peaks, fixed_s=engine.target_forward_s,
-                                       graph_sizes=graphs)
-            self.draft = FusedForward(roof.draft, *peaks, fixed_s=engine.draft_forward_s, graph_sizes=graphs)
-        self.staircase = self.fused and bool(engine.cuda_graph_sizes)
+                                       graph_sizes=engine.cuda_graph_sizes)
+            self.draft = FusedForward(roof.draft, *peaks, fixed_s=engine.draft_forward_s,
+                                      graph_sizes=engine.cuda_graph_sizes)
+        # captured CUDA-graph sizes a fused forward pads to: step time is a staircase in k
+        self.graph_sizes: list[int] = list(engine.cuda_graph_sizes or []) if self.fused else []
+        self.staircase = bool(self.graph_sizes)

@@ -47,17 +47,24 @@ def test_knee_budget_and_depth_adapt_to_load() -> None:
     assert policy.plan_draft(make_view(16, knee)).tolist() == [8] * 16
 
 
-def test_near_deadline_request_is_served_first_within_its_cap_then_the_likeliest_tokens() -> None:
+def one_request_behind(spec: str) -> tuple[list[int], list[int]]:
+    """Two requests drafting 4 tokens each under `spec`: request 0 has slack, request 1 is behind
+    its TPOT target. (The planned depths, the tokens granted to verification.)"""
     flat = estimator(verify_base_s=0.01, verify_per_token_s=0.0)
-    policy = make_policy("slo_customized:budget=knee,max_tokens=8")  # budget 6, depth 4, cap ⌊1.2·6/2⌋ = 3
-    # request 0 has slack; request 1 is behind: it needs n = 4 tokens this step
+    policy = make_policy(spec)
     view = make_view(2, flat, slo_tpot_s=np.array([1.0, 1.0 / 12.5]), generated=10, first_token_s=9.0)
-    assert policy.plan_draft(view).tolist() == [4, 4]
+    planned = policy.plan_draft(view).tolist()
     confidences = np.array([[0.95, 0.95, 0.95, 0.95], [0.9, 0.9, 0.9, 0.9]])
-    granted = policy.plan_verify(view, Drafts(confidences, np.array([4, 4])))
+    return planned, policy.plan_verify(view, Drafts(confidences, np.array([4, 4]))).tolist()
+
+
+def test_near_deadline_request_is_served_first_within_its_cap_then_the_likeliest_tokens() -> None:
+    # budget 6, depth 4, cap ⌊1.2·6/2⌋ = 3; request 1 needs n = 4 tokens this step
+    planned, granted = one_request_behind("slo_customized:budget=knee,max_tokens=8")
+    assert planned == [4, 4]
     # SLO phase: request 1 would need all 4 (1 + .9 + .81 + .73 + .66 ≥ 4 only at 4) but the cap
     # is 3; the throughput phase gives the other 3 to request 0's likeliest tokens
-    assert granted.tolist() == [3, 3]
+    assert granted == [3, 3]
 
 
 def test_throughput_phase_takes_the_highest_path_probabilities_across_requests() -> None:
@@ -72,12 +79,9 @@ def test_throughput_phase_takes_the_highest_path_probabilities_across_requests()
 
 
 def test_published_cap_and_need_count_every_decoded_token() -> None:
-    flat = estimator(verify_base_s=0.01, verify_per_token_s=0.0)
-    policy = make_policy("slo_customized:max_tokens=8")  # budget 6, depth 4, cap ⌊1.2·8/2⌋ = 4
-    view = make_view(2, flat, slo_tpot_s=np.array([1.0, 1.0 / 12.5]), generated=10, first_token_s=9.0)
-    assert policy.plan_draft(view).tolist() == [4, 4]
-    confidences = np.array([[0.95, 0.95, 0.95, 0.95], [0.9, 0.9, 0.9, 0.9]])
-    granted = policy.plan_verify(view, Drafts(confidences, np.array([4, 4])))
+    # budget 6, depth 4, cap ⌊1.2·8/2⌋ = 4
+    planned, granted = one_request_behind("slo_customized:max_tokens=8")
+    assert planned == [4, 4]
     # request 1 needs (T·1.05 + 1)·12.5 − 10 ≈ 2.6 tokens: 1 + .9 + .81 ≥ 2.6 at 2 draft tokens;
     # the other 4 of the budget go to the likeliest: request 0's .95 .90 .86 .81 over .73
-    assert granted.tolist() == [4, 2]
+    assert granted == [4, 2]
