@@ -4,11 +4,11 @@ and an SLO gate."""
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 
 import numpy as np
 
 from specsim.policy.base import BatchView, Drafts, Policy, StepOutcome
-from specsim.policy.cost import CostEstimator
 from specsim.policy.estimates import check_search, searches_globally
 from specsim.policy.params import changed_parameters
 
@@ -178,7 +178,8 @@ class Adaptive(Policy):
         if k > 0 and self.drafter:
             cost, context = view.cost, view.mean_context_tokens
             g0 = batch / cost.uniform_step_s(batch, 0, context)
-            if not self._rises(batch, float(batch), batch, 0, k if self._global else 1, g0, context, cost):
+            if not self._rises(float(batch), batch, k if self._global else 1, g0,
+                               lambda passes: cost.uniform_step_s(batch, passes, context)):
                 k = 0
             self._efficiency = g0
         self._planned = k
@@ -217,8 +218,9 @@ class Adaptive(Policy):
                 if efficiency >= previous:
                     self._learn_prior(column)
                 later = self._planned - passes
-                return np.full(batch, self._rises(batch, self._tokens, newest, passes, later, efficiency,
-                                                  context, cost))
+                rises = self._rises(self._tokens, newest, later, efficiency,
+                                    lambda more: cost.uniform_step_s(batch, passes + more, context))
+                return np.full(batch, rises)
             if efficiency < previous:  # correct: this pass lowered G — stop, keep its tokens
                 return np.zeros(batch, dtype=bool)
             self._learn_prior(column)
@@ -235,13 +237,10 @@ class Adaptive(Policy):
         if self._global:
             if efficiency >= previous:
                 self._learn_prior(column[~np.isnan(column)])
-            gain = float(self._path[extending].sum())
-            for more in range(1, self._planned - passes + 1):
-                gain *= self.mean_acceptance
-                predicted_tokens = self._tokens + gain
-                if predicted_tokens / cost.step_s(lengths + more * extending, None, context) > efficiency:
-                    return np.ones(batch, dtype=bool)
-            return np.zeros(batch, dtype=bool)
+            newest = float(self._path[extending].sum())
+            rises = self._rises(self._tokens, newest, self._planned - passes, efficiency,
+                                lambda more: cost.step_s(lengths + more * extending, None, context))
+            return np.full(batch, rises)
         if efficiency < previous:
             return np.zeros(batch, dtype=bool)
         self._learn_prior(column[~np.isnan(column)])
@@ -328,15 +327,16 @@ class Adaptive(Policy):
         order = np.lexsort((-positions, values))
         return rows[order], values[order]
 
-    def _rises(self, batch: int, tokens: float, newest: float, passes: int, later: int, efficiency: float,
-               context: float, cost: CostEstimator) -> bool:
-        """Whether one of the next `later` uniform passes after `passes` is predicted to beat
-        `efficiency`, each extending the newest ĉ (summing to `newest`) by the prior c̄."""
+    def _rises(self, tokens: float, newest: float, later: int, efficiency: float,
+               step_s_after: Callable[[int], float]) -> bool:
+        """Whether one of the next `later` passes is predicted to beat `efficiency`: pass j adds
+        the newest ĉ (summing to `newest`) × c̄ʲ to the `tokens` expected so far, and the step
+        then takes `step_s_after(j)`."""
         gain = newest
         for more in range(1, later + 1):
             gain *= self.mean_acceptance
             tokens += gain
-            if tokens / cost.uniform_step_s(batch, passes + more, context) > efficiency:
+            if tokens / step_s_after(more) > efficiency:
                 return True
         return False
 

@@ -132,3 +132,12 @@ def test_trimmed_steps_fill_captured_sizes_in_simulation(tmp_path):
     inside = forward[(forward >= sizes[0]) & (forward <= sizes[-1])]
     assert len(inside) > 100
     assert inside.isin(sizes).all()
+
+
+def test_a_global_search_counts_every_further_pass_tokens():
+    # pass j adds the newest ĉ × c̄ʲ on top of the earlier ones: after 2 passes 1 + 0.5 + 0.25
+    policy = make_policy("adaptive:search=global")
+    policy.mean_acceptance = 0.5
+    step_s = {1: 1.0, 2: 1.1}
+    assert policy._rises(1.0, 1.0, 2, 1.55, step_s.__getitem__)  # 1.75 / 1.1 = 1.59 > 1.55
+    assert not policy._rises(1.0, 1.0, 1, 1.55, step_s.__getitem__)  # one pass: 1.5 / 1.0
