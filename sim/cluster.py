@@ -14,6 +14,7 @@ from sim.replica import SimReplica
 from sim.router import make_router
 from sim.sampling import SampledSpeculation
 from sim.step_jitter import StepJitter
+from sim.tree_sampling import SampledTrees
 from specsim.engine.prefix_cache import PrefixCache
 from specsim.engine.records import RunLog
 from specsim.engine.scheduler import BatchLimits, Scheduler
@@ -21,11 +22,13 @@ from specsim.engine.synthetic_acceptance import SyntheticAcceptance
 from specsim.errors import SpecsimError
 from specsim.metrics import summarize
 from specsim.policy import make_policy
+from specsim.policy.base import Policy
 from specsim.policy.cost import CostEstimator
 from specsim.profile import Profile
 from specsim.profile.acceptance import AcceptanceModel
 from specsim.profile.engine import EngineModel
 from specsim.profile.latency import LatencyModel
+from specsim.profile.rank_acceptance import RankModel
 from specsim.results import RunResult
 from specsim.scenario import (
     STREAM_REPLICA,
@@ -58,6 +61,8 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
     synthetic = (SyntheticAcceptance(scenario.acceptance.rates, seed, policies[0].max_draft_tokens)
                  if scenario.acceptance is not None else None)
     acceptance = _acceptance_model(scenario, profile, requests, policies[0].uses_draft and synthetic is None)
+    ranks = (_rank_model(scenario, profile, requests, policies[0], label, acceptance_replay is not None)
+             if policies[0].drafts_trees else None)
 
     env = simpy.Environment()
     log = RunLog(requests, label)
@@ -72,12 +77,13 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
         scheduler = Scheduler(index, requests, latent, limits, policy, cost, scenario.slo.scale, log,
                               prefix_cache)
         backend = SampledSpeculation(acceptance, rng_for(seed, STREAM_REPLICA + index), synthetic)
+        trees = SampledTrees(acceptance, ranks, backend.rng) if ranks is not None else None
         if acceptance_replay is not None:
             backend = ReplayedAcceptance(acceptance, backend.rng, scheduler.decode, acceptance_replay)
         jitter = (StepJitter(latency.step_time_spread, rng_for(seed, STREAM_STEP_JITTER + index),
                              latency.step_time_persistence)
                   if len(latency.step_time_spread) else None)
-        replicas.append(SimReplica(env, scheduler, policy, backend, cost, jitter, speed))
+        replicas.append(SimReplica(env, scheduler, policy, backend, cost, jitter, speed, trees))
     router = make_router(scenario.cluster.router, replicas)
 
     all_done = env.event()
@@ -146,6 +152,24 @@ def _check_requests_fit(scenario: Scenario, requests: Requests, limits: BatchLim
             f"hold the largest request ({largest} tokens + {max_draft + 1} lookahead); raise it or clamp "
             "the lengths"
         )
+
+
+def _rank_model(scenario: Scenario, profile: Profile, requests: Requests, policy: Policy, label: str,
+                replayed: bool) -> RankModel:
+    """A tree policy's per-rank acceptance; what trees cannot be run with is refused by name."""
+    if scenario.acceptance is not None:
+        raise SpecsimError(f"{scenario.source}: acceptance: synthetic acceptance draws an accepted count "
+                           f"for a sequence; {label} drafts trees (validate with a sequence policy)")
+    if scenario.decoding != "greedy":
+        raise SpecsimError(f"{scenario.source}: decoding: token trees ({label}) are modelled for greedy "
+                           "decoding only (multi-candidate rejection sampling is not)")
+    if replayed:
+        raise SpecsimError(f"{label}: a replayed acceptance is per token of a sequence; trees cannot use it")
+    assert profile.acceptance is not None
+    try:
+        return RankModel(profile.acceptance, requests.categories, policy.tree_branching)
+    except SpecsimError as error:
+        raise SpecsimError(f"{profile.name}: {error}") from None
 
 
 def _acceptance_model(scenario: Scenario, profile: Profile, requests: Requests,

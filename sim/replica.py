@@ -12,8 +12,9 @@ import simpy
 from sim.draft_lag import DraftLag
 from sim.sampling import SampledSpeculation
 from sim.step_jitter import StepJitter
+from sim.tree_sampling import SampledTrees
 from specsim.engine.scheduler import Scheduler
-from specsim.engine.speculation import speculate
+from specsim.engine.speculation import speculate, speculate_tree
 from specsim.engine.step import SpeculationResult, StepTimes
 from specsim.policy.base import Policy
 from specsim.policy.cost import NO_CHUNKS, CostEstimator
@@ -23,7 +24,8 @@ from specsim.policy.simple import FixedLength
 class SimReplica:
     def __init__(self, env: simpy.Environment, scheduler: Scheduler, policy: Policy,
                  backend: SampledSpeculation, cost: CostEstimator, jitter: StepJitter | None = None,
-                 speed: Callable[[float], tuple[float, float]] | None = None) -> None:
+                 speed: Callable[[float], tuple[float, float]] | None = None,
+                 trees: SampledTrees | None = None) -> None:
         self.env = env
         self.scheduler = scheduler
         self.policy = policy
@@ -36,9 +38,10 @@ class SimReplica:
         # a machine's measured speed against the profile at each instant (validate's model row):
         # (decode, prefill) factors, every step's forwards taking them × their price
         self.speed = speed
-        # tracked only where the profile prices the first draft pass by its width
-        self.draft_lag = (DraftLag(scheduler.decode)
-                          if policy.max_draft_tokens > 0 and cost.latency.has_first_pass else None)
+        self.trees = trees  # a tree policy's drafts and verification, instead of `backend`
+        # tracked only where the profile prices the first draft pass by its width (sequences)
+        self.draft_lag = (DraftLag(scheduler.decode) if policy.max_draft_tokens > 0 and trees is None
+                          and cost.latency.has_first_pass else None)
         requests = scheduler.requests
         self._work_tokens = (requests.prompt_tokens + requests.output_tokens).tolist()
 
@@ -54,9 +57,12 @@ class SimReplica:
         jitter = self.jitter
         latency = cost.latency
         knows_future = policy.simulator_only
-        speculative = policy.max_draft_tokens > 0
+        trees = self.trees
+        speculative = policy.max_draft_tokens > 0 and trees is None
         if speculative:
             backend.attach(scheduler.decode, policy.max_draft_tokens)
+        if trees is not None:
+            trees.attach(scheduler.decode)
         observes = type(policy).observe is not Policy.observe  # the default observe does nothing
         scheduler.build_outcomes = observes
         # a policy with every hook at its default decides nothing: k = 0 for all, every step
@@ -100,7 +106,12 @@ class SimReplica:
             drafted = None
             context = 0.0
             first_pass_tokens = 1
-            if plan.view is not None:
+            if plan.view is not None and trees is not None:
+                result = speculate_tree(policy, plan, trees)
+                batch = len(result.drafted)
+                verified_total = int(result.verified.sum())
+                context = plan.view.mean_context_tokens
+            elif plan.view is not None:
                 backend.expect(plan)
                 result = speculate(policy, plan, backend)
                 context = plan.view.mean_context_tokens
@@ -114,8 +125,13 @@ class SimReplica:
                 else:
                     longest, shortest = (int(drafted.max()), int(drafted.min())) if batch else (0, 0)
                 verified_total = plan.draft_total if verified is plan.draft_lengths else int(verified.sum())
-            draft_s, verify_s, prefill_s, step_overhead_s = cost.price(
-                batch, drafted, longest, shortest, verified_total, context, plan.chunks, first_pass_tokens)
+            if result is not None and result.tree is not None:
+                draft_s, verify_s, prefill_s, step_overhead_s = cost.price_tree(
+                    batch, result.tree.depth_counts, verified_total, context, plan.chunks)
+            else:
+                draft_s, verify_s, prefill_s, step_overhead_s = cost.price(
+                    batch, drafted, longest, shortest, verified_total, context, plan.chunks,
+                    first_pass_tokens)
             if cold:
                 draft_s, verify_s = draft_s * wake_scale, verify_s * wake_scale
                 prefill_s *= wake_scale

@@ -10,7 +10,8 @@ from typing import Protocol
 import numpy as np
 
 from specsim.engine.step import SpeculationResult, StepPlan
-from specsim.policy.base import Drafts, Policy
+from specsim.engine.tree import check_selection
+from specsim.policy.base import Drafts, DraftTree, Policy
 
 
 class SpeculationBackend(Protocol):
@@ -28,6 +29,36 @@ class SpeculationBackend(Protocol):
         """Verify the first verify_lengths[i] draft tokens of each request (0: plain decoding);
         the accepted prefix length of each."""
         ...
+
+
+class TreeBackend(Protocol):
+    def draft_tree(self, widths: np.ndarray, branching: int) -> DraftTree:
+        """Grow each request's tree: at most widths[i, j] nodes at depth j + 1, each node
+        offering its `branching` most probable tokens to the next depth."""
+        ...
+
+    def verify_tree(self, selected: np.ndarray) -> np.ndarray:
+        """Verify the selected nodes in one target forward; the accepted path's length each."""
+        ...
+
+
+def speculate_tree(policy: Policy, plan: StepPlan, backend: TreeBackend) -> SpeculationResult:
+    """A tree policy's step: `plan_draft` gave node budgets (the plan's lengths, capped by the
+    engine like any k), the policy shapes and selects, the backend drafts and verifies."""
+    view = plan.view
+    assert view is not None
+    budgets = plan.draft_lengths
+    batch = len(budgets)
+    widths = np.asarray(policy.plan_tree(view, budgets), dtype=np.int64).reshape(batch, -1)
+    widths = np.where(np.arange(widths.shape[1])[None, :] < budgets[:, None], np.maximum(widths, 0), 0)
+    if not widths.any():
+        nothing = np.zeros(batch, dtype=np.int64)
+        return SpeculationResult(nothing, nothing, nothing, np.empty((batch, 0)))
+    tree = backend.draft_tree(widths, policy.tree_branching)
+    chosen = policy.select_nodes(view, tree, budgets)
+    selected = check_selection(tree, chosen, budgets, policy.max_draft_tokens, policy.label())
+    accepted = backend.verify_tree(selected)
+    return SpeculationResult(tree.sizes, selected.sum(axis=1), accepted, tree.probabilities, tree)
 
 
 def speculate(policy: Policy, plan: StepPlan, backend: SpeculationBackend) -> SpeculationResult:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from specsim.engine.batch import RequestState
-from specsim.policy.base import BatchView
+from specsim.policy.base import BatchView, DraftTree
 
 
 @dataclass(slots=True)
@@ -32,7 +32,8 @@ class SpeculationResult:
     drafted: np.ndarray  # int64 [B]
     verified: np.ndarray
     accepted: np.ndarray  # accepted prefix; each request also gets one more token
-    confidences: np.ndarray  # [B, K], NaN past drafted
+    confidences: np.ndarray  # [B, K], NaN past drafted (trees: each node's draft probability)
+    tree: DraftTree | None = None  # a tree policy's drafts; drafted/verified then count nodes
 
 
 @dataclass(slots=True)

@@ -17,11 +17,13 @@ from specsim.policy.goodput import Goodput
 from specsim.policy.oracle import Oracle
 from specsim.policy.simple import FixedLength, NoSpeculation
 from specsim.policy.slo_customized import SloCustomized
+from specsim.policy.static_tree import StaticTree
 from specsim.policy.threshold import ConfidenceThreshold
 
 # Every policy class, by the name users write. Adding a policy = one line here.
 POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (
     NoSpeculation, FixedLength, DisableByBatch, ConfidenceThreshold, Goodput, Adaptive, SloCustomized, Oracle,
+    StaticTree,
 )}
 
 __all__ = ["POLICIES", "BatchView", "Drafts", "Policy", "StepOutcome", "make_policy", "parse_policy_spec"]

@@ -10,6 +10,20 @@ At every engine step of one replica the engine asks the policy, in this order:
 3. `plan_verify(view, drafts)` → how many drafted tokens per request go to verification;
 4. `observe(outcome)` after verification.
 
+Trees (contract 1, version 2; a policy with `drafts_trees = True`): `plan_draft` returns each
+request's *node budget* — the most tree nodes it may verify, reserved in the step's token budget
+and the KV cache exactly as a sequence's k — then
+
+2'. `plan_tree(view, budgets)` → widths [B, D]: request i keeps at most widths[i, j] nodes at
+    depth j + 1 (0 past its depth; depth ≤ budget). Each kept node offers its draft's
+    `tree_branching` most probable tokens as candidates for the next depth, and the candidates
+    with the highest path probability are kept (a beam per request);
+3'. `select_nodes(view, tree, budgets)` → bool [B, N]: the nodes to verify, closed under
+    ancestors, at most `max_draft_tokens` for a request (its KV room) and Σ budgets in all (the
+    step's tokens). Default: each request's budget of nodes by path probability.
+
+A sequence is a tree of width 1, so sequence policies are untouched: they never see a tree.
+
 The simulator and the real engine build the same `BatchView`, `Drafts` and `StepOutcome`, so a
 policy cannot tell which world it runs in. Everything is numpy arrays aligned with
 `view.request_ids`, so a policy decides for the whole batch in a few vectorised operations.
@@ -74,6 +88,35 @@ class Drafts:
 
 
 @dataclass(slots=True)
+class DraftTree:
+    """Each request's draft tree, nodes breadth first (every parent before its children) and,
+    within a depth, by falling path probability; arrays [B, N], padding past `sizes[i]`.
+
+    The root is the request's last token (not a node): its children have parent −1."""
+
+    parents: np.ndarray  # int64: the parent's node index, −1 = the root; −2 padding
+    depths: np.ndarray  # int64: 1 for the root's children; 0 padding
+    ranks: np.ndarray  # int64: 1 = its parent's most probable candidate; 0 padding
+    probabilities: np.ndarray  # float64: draft probability of its token given its path; NaN padding
+    path: np.ndarray  # float64: product of probabilities from the root; NaN padding
+    sizes: np.ndarray  # int64 [B]: nodes per request
+
+    @property
+    def depth_counts(self) -> np.ndarray:
+        """[B, D]: nodes per request at each depth 1..D."""
+        depth = int(self.depths.max()) if self.depths.size else 0
+        return np.stack([(self.depths == d).sum(axis=1) for d in range(1, depth + 1)], axis=1) \
+            if depth else np.zeros((len(self.sizes), 0), dtype=np.int64)
+
+    def by_path(self) -> np.ndarray:
+        """[B, N] node indices per request by falling path probability (ties: earlier node first),
+        padding last. Any prefix of a row is closed under ancestors: a path never gains
+        probability, and a parent comes before its children."""
+        key = np.where(np.isnan(self.path), -np.inf, self.path)
+        return np.argsort(-key, axis=1, kind="stable")
+
+
+@dataclass(slots=True)
 class StepOutcome:
     """What one step did, for `observe`. Times are measured (real) or predicted (simulated)."""
 
@@ -98,6 +141,8 @@ class Policy:
     uses_draft: ClassVar[bool] = True  # False: the engine never loads or runs a draft model
     simulator_only: ClassVar[bool] = False  # True: the real engine refuses it
     max_draft_tokens: int = 0  # upper bound on any k it plans; engines reserve KV room for it
+    drafts_trees: bool = False  # True: plan_draft gives node budgets; plan_tree, select_nodes
+    tree_branching: int = 1  # candidates each tree node offers the next depth
 
     def plan_draft(self, view: BatchView) -> np.ndarray:
         return np.zeros(view.batch_size, dtype=np.int64)
@@ -112,6 +157,15 @@ class Policy:
     def observe(self, outcome: StepOutcome) -> None:
         return None
 
+    def plan_tree(self, view: BatchView, budgets: np.ndarray) -> np.ndarray:
+        """Tree policies: nodes kept per depth, [B, D] (see the module's docstring)."""
+        raise NotImplementedError(f"{self.name} drafts sequences, not trees")
+
+    def select_nodes(self, view: BatchView, tree: DraftTree, budgets: np.ndarray) -> np.ndarray:
+        """Tree policies: which nodes to verify, bool [B, N]; by default each request's
+        `budgets[i]` most probable nodes."""
+        return top_nodes(tree, budgets)
+
     def parameters(self) -> dict[str, object]:
         """The constructor arguments, for the label and the tables."""
         return {}
@@ -124,6 +178,15 @@ class Policy:
 
     def stops_drafting_early(self) -> bool:
         return type(self).continue_drafting is not Policy.continue_drafting
+
+
+def top_nodes(tree: DraftTree, counts: np.ndarray) -> np.ndarray:
+    """bool [B, N]: each request's `counts[i]` nodes of highest path probability (closed under
+    ancestors, see DraftTree.by_path)."""
+    order = tree.by_path()
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :].repeat(len(order), axis=0), axis=1)
+    return rank < np.minimum(counts, tree.sizes)[:, None]
 
 
 def _format(value: object) -> str:

@@ -182,6 +182,33 @@ class CostEstimator:
             prefill_s += draft.time_s(chunk_tokens, len(chunks), chunk_kv, chunk_attention)
         return draft_s, verify_s, prefill_s
 
+    # -- token trees ----------------------------------------------------------------------------
+    def tree_draft_s(self, pass_rows: list[int], pass_tokens: list[int], context_tokens: float) -> float:
+        """Draft passes over tree frontiers (`tree_passes`): each a draft forward over its
+        rows' frontier tokens — by the roofline (fused), the draft's width grid where the profile
+        has one, else the one-token grid at as many rows as tokens — plus the fixed cost per pass."""
+        total = 0.0
+        latency = self.latency
+        for rows, tokens in zip(pass_rows, pass_tokens, strict=True):
+            per_row = tokens / rows
+            if self.fused:
+                assert self.engine.draft is not None
+                total += self.engine.draft.rows_s(rows, per_row, context_tokens)
+            elif per_row > 1.0 and latency.has_first_pass:
+                total += latency.draft_first_pass_s(rows, per_row, context_tokens)
+            else:
+                total += latency.draft_step_s(tokens, context_tokens)
+        return total + self.engine.draft_forward_s * len(pass_rows)
+
+    def price_tree(self, batch: int, depth_counts: np.ndarray, verified_total: int, context_tokens: float,
+                   chunks: list[tuple[int, int]] | tuple[()]) -> tuple[float, float, float, float]:
+        """(draft_s, verify_s, prefill_s, overhead_s) of a tree step: the tree's draft passes, one
+        verify forward over Σ(nodes verified + 1), the chunks beside it."""
+        pass_rows, pass_tokens = tree_passes(depth_counts)
+        _, verify_s, prefill_s, _ = self.price(batch, None, 0, 0, verified_total, context_tokens, chunks)
+        draft_s = self.tree_draft_s(pass_rows, pass_tokens, context_tokens)
+        return draft_s, verify_s, prefill_s, self.overhead_s(batch, bool(pass_rows))
+
     # -- what policies ask ----------------------------------------------------------------------
     def draft_s(self, draft_lengths: np.ndarray, context_tokens: float, first_pass_tokens: int = 1) -> float:
         """Draft passes 1..max k (pass s runs the requests with kᵢ ≥ s), prefill ingestion apart."""
@@ -238,6 +265,22 @@ class CostEstimator:
                                                                   chunks)
             overhead_s = self.overhead_s(batch, longest > 0)
         return verify_s + prefill_s + overhead_s
+
+
+def tree_passes(depth_counts: np.ndarray) -> tuple[list[int], list[int]]:
+    """Draft passes of a batch of trees with depth_counts[i, j] nodes at depth j + 1: pass j runs
+    the requests with nodes at depth j + 1, each feeding its frontier (the root for the first
+    pass, its depth-j nodes after): (rows, tokens) per pass."""
+    rows: list[int] = []
+    tokens: list[int] = []
+    for depth in range(depth_counts.shape[1]):
+        growing = depth_counts[:, depth] > 0
+        count = int(growing.sum())
+        if count == 0:
+            break
+        rows.append(count)
+        tokens.append(count if depth == 0 else int(depth_counts[growing, depth - 1].sum()))
+    return rows, tokens
 
 
 def still_drafting(draft_lengths: np.ndarray, longest: int) -> list[int]:

@@ -1,4 +1,5 @@
-"""`slo_customized`: AdaServe's per-request speculation from SLO slack, sequence form."""
+"""`slo_customized`: AdaServe's per-request speculation from SLO slack, over token trees (or,
+`tree=false`, one draft chain per request)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import math
 
 import numpy as np
 
-from specsim.policy.base import BatchView, Drafts, Policy
+from specsim.policy.base import BatchView, Drafts, DraftTree, Policy
+from specsim.policy.cost import tree_passes
 from specsim.policy.estimates import path_confidence
 from specsim.policy.params import changed_parameters
 
@@ -16,10 +18,10 @@ class SloCustomized(Policy):
     rest of the step's token budget to the tokens most likely to be accepted.
 
     Source: AdaServe (arXiv 2501.12162) and its public code (flexflow-serve, `request_manager.cc`,
-    branch `specscheduler`), in sequence form (one draft chain per request instead of a tree).
-    Per request i: SLOᵢ its TPOT target (`view.slo_tpot_s`, already × scale), tᵢ the decode time
-    elapsed since its first token, dᵢ the tokens it decoded (the first one included), Pᵢⱼ =
-    Π_{t≤j} pᵢₜ the path probability of its j-th draft token, T the predicted step time:
+    branch `specscheduler`). Per request i: SLOᵢ its TPOT target (`view.slo_tpot_s`, already ×
+    scale), tᵢ the decode time elapsed since its first token, dᵢ the tokens it decoded (the first
+    one included), Pᵢⱼ the path probability of its j-th most probable draft node (Π of the draft
+    probabilities from the root), T the predicted step time:
 
         N      = max tokens per batch: `max_tokens`, else the scenario's step token budget
         depth  = clip(⌈N / B⌉, 1, max_depth)                  draft depth, adapts to load
@@ -38,6 +40,13 @@ class SloCustomized(Policy):
     for all, verify, the prompt chunks beside it). Path probabilities are the raw draft
     confidences, as in the source.
 
+    Trees (the default): each request drafts a beam tree `depth` deep — every node offers its
+    draft's `width` most probable tokens, each depth keeps the `width` of highest path
+    probability — and the two phases choose among all its nodes by Pᵢⱼ (any such prefix is
+    closed under ancestors: P never rises along a path). A request may then verify up to
+    width·depth nodes; the batch verifies at most N − B. `tree=false`: one chain per request
+    (the form before trees, kept for ablation).
+
     Option `budget=knee` (the project's variant, the default before the published rule): N is
     derived every step from the cost model — the largest B·q (1 ≤ q ≤ max_depth + 1) whose
     verify time is within `knee` of plain decoding's, T_verify(B, q) ≤ (1 + knee)·T_verify(B, 1),
@@ -49,7 +58,7 @@ class SloCustomized(Policy):
     name = "slo_customized"
 
     def __init__(self, max_depth: int = 8, max_tokens: int = 0, budget: str = "fixed", knee: float = 0.5,
-                 safety: float = 1.05, share_cap: float = 1.2) -> None:
+                 safety: float = 1.05, share_cap: float = 1.2, tree: bool = True, width: int = 4) -> None:
         if max_depth < 1:
             raise ValueError("max_depth must be ≥ 1")
         if max_tokens < 0:
@@ -60,14 +69,22 @@ class SloCustomized(Policy):
             raise ValueError("knee must be ≥ 0")
         if safety <= 0.0 or share_cap <= 0.0:
             raise ValueError("safety and share_cap must be > 0")
+        if width < 1:
+            raise ValueError("width must be ≥ 1")
         self.max_depth = max_depth
         self.max_tokens = max_tokens
         self.budget = budget
         self.knee = knee
         self.safety = safety
         self.share_cap = share_cap
-        self.max_draft_tokens = max_depth
+        self.tree = tree
+        self.width = width
+        self.drafts_trees = tree
+        self.tree_branching = width if tree else 1
+        # a tree request may verify every node of its tree: the engine reserves KV room for it
+        self.max_draft_tokens = max_depth * width if tree else max_depth
         self._budget_tokens = 0
+        self._depth = 0
 
     def batch_tokens(self, view: BatchView) -> int:
         """N: the step's verify-token budget (all requests' tokens, the free ones included)."""
@@ -93,7 +110,32 @@ class SloCustomized(Policy):
             depth = min(max(math.ceil(tokens / batch), 1), self.max_depth)
         else:
             depth = min(math.ceil(tokens / batch), self.max_depth) if tokens > batch else 0
+        self._depth = depth
         return np.full(batch, depth, dtype=np.int64)
+
+    def plan_tree(self, view: BatchView, budgets: np.ndarray) -> np.ndarray:
+        return np.full((view.batch_size, self._depth), self.width, dtype=np.int64)
+
+    def select_nodes(self, view: BatchView, tree: DraftTree, budgets: np.ndarray) -> np.ndarray:
+        batch = view.batch_size
+        order = tree.by_path()
+        path = np.take_along_axis(tree.path, order, axis=1)
+        path = np.where(np.isnan(path), 0.0, path)  # padding: never wanted, past each request's size
+        lengths = tree.sizes
+        budget = min(max(self._budget_tokens - batch, 0), int(budgets.sum()))
+        if budget >= int(lengths.sum()):
+            return tree.depths > 0
+        if budget == 0:
+            return np.zeros(tree.depths.shape, dtype=bool)
+        cost, context = view.cost, view.mean_context_tokens
+        pass_rows, pass_tokens = tree_passes(tree.depth_counts)
+        step_s = (cost.tree_draft_s(pass_rows, pass_tokens, context)
+                  + cost.after_draft_s(budgets, budget, context))
+        depth = int(tree.depths.max())
+        granted = self._grant(view, path, lengths, budget, step_s, depth)
+        rank = np.empty_like(order)  # each node's place in its request's order
+        np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :].repeat(batch, axis=0), axis=1)
+        return rank < granted[:, None]
 
     def needed_tokens(self, view: BatchView, step_s: float, depth: int) -> np.ndarray:
         """nᵢ = clip((T·cf + tᵢ)/SLOᵢ − dᵢ, 1, depth + 1)."""
@@ -114,11 +156,19 @@ class SloCustomized(Policy):
             return lengths  # both phases together grant every drafted token when all fit
         cost, context = view.cost, view.mean_context_tokens
         step_s = cost.draft_s(lengths, context) + cost.after_draft_s(lengths, budget, context)
-        need = self.needed_tokens(view, step_s, depth)
         path = path_confidence(drafts.confidences[:, :depth])
+        return self._grant(view, path, lengths, budget, step_s, depth)
+
+    def _grant(self, view: BatchView, path: np.ndarray, lengths: np.ndarray, budget: int, step_s: float,
+               depth: int) -> np.ndarray:
+        """Draft tokens granted per request: path [B, N] the path probabilities of each request's
+        candidates, most probable first (a chain's positions, a tree's nodes by P), lengths [B]
+        how many it has; the SLO phase, then the throughput phase, within `budget`."""
+        batch = view.batch_size
+        need = self.needed_tokens(view, step_s, depth)
         emitted = 1.0 + np.cumsum(path, axis=1)  # expected tokens with the first j+1 verified
         enough = emitted >= need[:, None] - 1e-12
-        first = np.where(enough.any(axis=1), enough.argmax(axis=1) + 1, depth)
+        first = np.where(enough.any(axis=1), enough.argmax(axis=1) + 1, path.shape[1])  # all if never
         taken = np.where(need > 1.0, first, 0)
         cap = int(self.share_cap * (self._budget_tokens if self.budget == "fixed" else budget) / batch)
         taken = np.minimum(np.minimum(taken, cap), lengths)
@@ -146,5 +196,6 @@ class SloCustomized(Policy):
     def parameters(self) -> dict[str, object]:
         return changed_parameters(self, {
             "max_depth": self.max_depth, "max_tokens": self.max_tokens, "budget": self.budget,
-            "knee": self.knee, "safety": self.safety, "share_cap": self.share_cap,
+            "knee": self.knee, "safety": self.safety, "share_cap": self.share_cap, "tree": self.tree,
+            "width": self.width,
         })

@@ -38,6 +38,8 @@ from specsim.profile.confidence_model import (
     position_acceptance,
     survival_given_latent,
 )
+from specsim.profile.published_ranks import CITATION as RANKS_CITATION
+from specsim.profile.published_ranks import modelled_ranks
 from specsim.profile.schema import Acceptance, CategoryAcceptance
 
 CATEGORIES = ("chat", "code", "summarisation", "math", "translation", "retrieval")
@@ -173,7 +175,8 @@ def published_acceptance() -> Acceptance:
     for category in CATEGORIES:
         first_alpha = calibrate_first_position_alpha(derived[category])
         hist, accept = modelled_curves(first_alpha)
-        curves[category] = category_acceptance(hist, accept, REQUEST_SHARE)
+        curve = category_acceptance(hist, accept, REQUEST_SHARE)
+        curves[category] = curve.model_copy(update={"ranks": modelled_ranks(curve)})
         task = SPEC_BENCH_TASK[category] or "overall (no code task in Spec-Bench: assumed)"
         lines.append(
             f"{category} <- {task}: derived mean accepted tokens {derived[category]:.3f}, "
@@ -181,7 +184,7 @@ def published_acceptance() -> Acceptance:
         )
     return Acceptance(
         source="published",
-        citations=[*acceptance_citations(), "derived per category: " + "; ".join(lines)],
+        citations=[*acceptance_citations(), "derived per category: " + "; ".join(lines), RANKS_CITATION],
         max_draft_tokens=MAX_DRAFT_TOKENS,
         default_category=DEFAULT_CATEGORY,
         greedy=curves,

@@ -26,6 +26,8 @@ from specsim.profile.published import (
     MAX_DRAFT_TOKENS,
     category_acceptance,
 )
+from specsim.profile.published_ranks import CITATION as RANKS_CITATION
+from specsim.profile.published_ranks import modelled_ranks
 from specsim.profile.schema import Acceptance
 
 # P(accepted prefix ≥ i), i = 1..3, as vLLM's test asserts them
@@ -62,12 +64,14 @@ def histogram_for_rate(rate: float, accept_given_bin: np.ndarray) -> np.ndarray:
 def eagle_acceptance() -> Acceptance:
     accept = ACCEPT_FLOOR + (1.0 - ACCEPT_FLOOR) * bin_centres(CONFIDENCE_BIN_EDGES)
     hist = np.array([histogram_for_rate(rate, accept) for rate in conditional_rates()])
+    curve = category_acceptance(hist, accept, request_share=0.0)
     return Acceptance(
         source="published",
         citations=[VLLM_CITATION, "modelled: positions 4-8 hold position 3's conditional rate; Beta "
-                   "confidences and P(accept | c) = 0.2 + 0.8c as the Spec-Bench curves; independent tokens"],
+                   "confidences and P(accept | c) = 0.2 + 0.8c as the Spec-Bench curves; independent tokens",
+                   RANKS_CITATION],
         max_draft_tokens=MAX_DRAFT_TOKENS,
         default_category="chat",
-        greedy={"chat": category_acceptance(hist, accept, request_share=0.0)},
+        greedy={"chat": curve.model_copy(update={"ranks": modelled_ranks(curve)})},
         sampling=None,
     )

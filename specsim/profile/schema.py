@@ -17,9 +17,10 @@ from specsim.profile.schema_engine import Engine
 # 2 added the `engine` section (schema_engine.py); a version-1 document still loads and means
 # what it always did: a separate-forward engine with no fixed costs beyond its grids. 3 added
 # tensor parallelism to the roofline (`tensor_parallel`, `allreduce_s_per_token`); a version-2
-# document means one GPU.
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+# document means one GPU. 4 added per-rank acceptance for token trees (`CategoryAcceptance.ranks`);
+# a document without it serves sequences only, and trees are refused by name.
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 # Features the latency fits may use; each is computed from one query (batch size B, tokens per
 # request q, mean context c): tokens = B·q, batch_x_context = B·c, tokens_x_context = B·q·c.
@@ -228,6 +229,37 @@ class Memory(Strict):
     )
 
 
+class RankAcceptance(Strict):
+    """What a token tree needs beyond the sequence curve: the draft's 2nd, 3rd, … candidates.
+
+    At a tree node whose top candidate has draft probability q₁, the r-th candidate (r ≥ 2) has
+    probability q_r = `probability_share[r−2]`·(1 − q₁), and the target's greedy choice is that
+    candidate with `match_given_probability[r−2]` of q_r's bin (the category's confidence bins).
+    Rank 1 is the sequence curve (`accept_given_confidence`). The events are exclusive — the
+    target picks one token — so where a node's chances sum past 1 they are scaled down to 1.
+    """
+
+    probability_share: list[float] = Field(description="[r-2]: mean q_r / (1 − q₁), r = 2..")
+    match_given_probability: list[list[float]] = Field(
+        description="[r-2][bin]: P(the target's choice is the r-th candidate | q_r in bin)")
+    match_samples_by_bin: list[list[int]] = Field(description="[r-2][bin]: tokens behind each estimate")
+
+    @model_validator(mode="after")
+    def _check(self) -> RankAcceptance:
+        ranks = len(self.probability_share)
+        if ranks < 1:
+            raise ValueError("probability_share must hold at least rank 2")
+        shares = self.probability_share
+        if any(not 0.0 <= share <= 1.0 for share in shares) or sum(shares) > 1 + 1e-9:
+            raise ValueError("probability_share must be shares in [0, 1] summing to at most 1")
+        for name in ("match_given_probability", "match_samples_by_bin"):
+            if len(getattr(self, name)) != ranks:
+                raise ValueError(f"{name} must have one row per rank in probability_share ({ranks})")
+        if any(not 0.0 <= p <= 1.0 for row in self.match_given_probability for p in row):
+            raise ValueError("match_given_probability must lie in [0, 1]")
+        return self
+
+
 class CategoryAcceptance(Strict):
     """Acceptance of one workload category, enough to sample correlated confidences.
 
@@ -257,6 +289,8 @@ class CategoryAcceptance(Strict):
     )
     requests: int = Field(ge=0)
     draft_tokens: int = Field(ge=0)
+    ranks: RankAcceptance | None = Field(
+        default=None, description="the draft's lower-ranked candidates, for token trees (schema 4)")
 
     @model_validator(mode="after")
     def _check(self) -> CategoryAcceptance:
@@ -278,6 +312,11 @@ class CategoryAcceptance(Strict):
                 raise ValueError(f"confidence_hist_by_position[{position}] must have {bins} bins")
             if any(share < 0 for share in row) or abs(sum(row) - 1.0) > 1e-6:
                 raise ValueError(f"confidence_hist_by_position[{position}] must be shares summing to 1")
+        if self.ranks is not None:
+            for name in ("match_given_probability", "match_samples_by_bin"):
+                for rank, row in enumerate(getattr(self.ranks, name), start=2):
+                    if len(row) != bins:
+                        raise ValueError(f"ranks.{name}[{rank - 2}] (rank {rank}) must have {bins} bins")
         prefixes = self.position_acceptance
         if any(not 0.0 <= p <= 1.0 for p in prefixes):
             raise ValueError("position_acceptance must lie in [0, 1]")
@@ -346,4 +385,9 @@ class Profile(Strict):
     def _engine_needs_version_2(self) -> Profile:
         if self.engine is not None and self.schema_version < 2:
             raise ValueError("engine: needs schema_version 2")
+        if self.acceptance is not None and self.schema_version < 4:
+            for mode in ("greedy", "sampling"):
+                for name, curve in (getattr(self.acceptance, mode) or {}).items():
+                    if curve.ranks is not None:
+                        raise ValueError(f"acceptance.{mode}.{name}.ranks: needs schema_version 4")
         return self

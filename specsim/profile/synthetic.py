@@ -23,6 +23,7 @@ from specsim.profile.schema import (
     ModelInfo,
     PrefillGrid,
     Profile,
+    RankAcceptance,
     VerifyGrid,
 )
 
@@ -32,11 +33,20 @@ PROMPT_TOKENS = [1, 16, 128, 1024, 8192]
 
 
 def iid_acceptance(alpha: float, max_draft_tokens: int = 8, categories: tuple[str, ...] = ("chat",),
-                   request_share: float = 0.0) -> Acceptance:
-    """Every draft token accepted with probability `alpha`, whatever its confidence (uniform)."""
+                   request_share: float = 0.0, rank_match: tuple[float, ...] = ()) -> Acceptance:
+    """Every draft token accepted with probability `alpha`, whatever its confidence (uniform);
+    for trees, the target picks the draft's r-th candidate (r ≥ 2) with `rank_match[r − 2]`,
+    whatever its probability."""
     bins = 10
     edges = [i / bins for i in range(bins + 1)]
     positions = range(1, max_draft_tokens + 1)
+    ranks = None
+    if rank_match:
+        ranks = RankAcceptance(
+            probability_share=[1.0 / (len(rank_match) + 1)] * len(rank_match),
+            match_given_probability=[[match] * bins for match in rank_match],
+            match_samples_by_bin=[[0] * bins for _ in rank_match],
+        )
     curve = CategoryAcceptance(
         confidence_bin_edges=edges,
         confidence_hist_by_position=[[1.0 / bins] * bins for _ in positions],
@@ -47,6 +57,7 @@ def iid_acceptance(alpha: float, max_draft_tokens: int = 8, categories: tuple[st
         mean_accepted_length=[expected_tokens_per_step(alpha, k) for k in positions],
         requests=0,
         draft_tokens=0,
+        ranks=ranks,
     )
     return Acceptance(
         source="published",

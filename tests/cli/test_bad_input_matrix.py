@@ -150,7 +150,7 @@ CASES: list[tuple[str, Build, list[str]]] = [
      lambda t: simulate(profile_scenario(t, lambda d: d["latency"]["verify"]["time_s"][0][0].__setitem__(0, -1))),
      ["p.json", "≥ 0"]),
     ("profile: engine in a version-1 file",
-     lambda t: simulate(profile_scenario(t, lambda d: d.update(engine={"name": "x", "composition": "separate"}))),
+     lambda t: simulate(profile_scenario(t, lambda d: d.update(schema_version=1, engine={"name": "x", "composition": "separate"}))),
      ["p.json", "schema_version 2"]),
     ("profile: fused engine without its roofline",
      lambda t: simulate(profile_scenario(t, lambda d: d.update(schema_version=2,

@@ -10,7 +10,8 @@ from tests.sim.scenarios import poisson_scenario
 
 SPECS = ["none", "fixed:k=3", "disable_by_batch:k=3,max_batch=8", "disable_by_batch:sticky=true",
          "threshold", "goodput", "goodput:every=20", "adaptive", "adaptive:gate=slack,confidence=calibrated",
-         "adaptive:drafter=false,verifier=false,slo_gate=false", "slo_customized", "oracle"]
+         "adaptive:drafter=false,verifier=false,slo_gate=false", "slo_customized",
+         "slo_customized:tree=false", "static_tree", "static_tree:width=1,depth=3", "oracle"]
 
 
 def scenario(rate: float, duration_s: float = 8.0, output_tokens: int = 128, **extra: object):

@@ -32,7 +32,7 @@ SEEDS = (0, 1)
 # every registered policy with its published defaults, and the variants the shipped scenarios run
 POLICY_SPECS = (*sorted(POLICIES), "fixed:k=2", "disable_by_batch:k=4,max_batch=16",
                 "goodput:alpha=per_request", "slo_customized:budget=knee", "adaptive:gate=slack",
-                "adaptive:slo_gate=false", "adaptive:confidence=calibrated")
+                "adaptive:slo_gate=false", "adaptive:confidence=calibrated", "slo_customized:tree=false")
 
 
 def golden_scenarios() -> dict[str, Scenario]:

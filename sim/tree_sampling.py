@@ -1,0 +1,69 @@
+"""The simulator's stand-in for drafting and verifying token trees: each frontier node's
+candidates and the target's choice among them are sampled from the profile, depth by depth."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from specsim.engine.batch import DecodeBatch
+from specsim.engine.tree import TreeBuilder, follow
+from specsim.policy.base import DraftTree
+from specsim.profile.acceptance import AcceptanceModel
+from specsim.profile.rank_acceptance import RankModel
+
+
+class SampledTrees:
+    """A `TreeBackend` (specsim.engine.speculation) for one replica.
+
+    At every node it expands, the sequence model draws the top candidate's confidence and the
+    chance the target picks it (with the request's latent, at the node's depth), the rank model
+    the lower candidates'; one uniform draw then fixes which candidate, if any, the target
+    picks there. `verify` follows those picks through the selected nodes. Under greedy the
+    target picks one token, so at most one child of an accepted node can match.
+    """
+
+    def __init__(self, model: AcceptanceModel, ranks: RankModel, rng: np.random.Generator) -> None:
+        self.model = model
+        self.ranks = ranks
+        self.rng = rng
+        self._decode: DecodeBatch | None = None
+        self._tree: DraftTree | None = None
+        self._root_choice = np.empty(0, dtype=np.int64)
+        self._node_choice = np.empty((0, 0), dtype=np.int64)
+
+    def attach(self, decode: DecodeBatch) -> None:
+        self._decode = decode
+
+    def draft_tree(self, widths: np.ndarray, branching: int) -> DraftTree:
+        decode = self._decode
+        assert decode is not None
+        batch = len(widths)
+        category = decode.category[:batch]
+        latent = decode.latent[:batch]
+        builder = TreeBuilder(batch)
+        choices: list[np.ndarray] = []  # per depth: the target's pick at each frontier node [B, F]
+        for depth in range(widths.shape[1]):
+            frontier = builder.frontier.shape[1]
+            rows = np.repeat(np.arange(batch), frontier)
+            top, top_match = self.model.sample_nodes(self.rng, category[rows], latent[rows], depth)
+            probabilities, match = self.ranks.candidates(category[rows], top, top_match)
+            pick = (self.rng.random(len(rows))[:, None] >= np.cumsum(match, axis=1)).sum(axis=1) + 1
+            pick[pick > branching] = 0  # past every candidate: the target chose another token
+            choices.append(pick.reshape(batch, frontier))
+            candidates = probabilities[:, :branching].reshape(batch, frontier, branching)
+            candidates = np.where(builder.frontier_valid[:, :, None], candidates, np.nan)
+            builder.expand(candidates, widths[:, depth])
+        tree, columns = builder.finish()
+        # the picks by node: depth 0's single frontier node is the root, later frontiers are
+        # the nodes of the depth before, by column (the deepest nodes expand nothing: 0)
+        self._root_choice = choices[0][:, 0] if choices else np.zeros(batch, dtype=np.int64)
+        by_column = np.zeros((batch, builder.columns + 1), dtype=np.int64)
+        later = np.concatenate(choices[1:], axis=1) if len(choices) > 1 else by_column[:, :0]
+        by_column[:, :later.shape[1]] = later
+        self._node_choice = np.where(columns >= 0, np.take_along_axis(by_column, columns, axis=1), 0)
+        self._tree = tree
+        return tree
+
+    def verify_tree(self, selected: np.ndarray) -> np.ndarray:
+        assert self._tree is not None
+        return follow(self._tree, selected, self._root_choice, self._node_choice)

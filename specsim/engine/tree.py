@@ -1,0 +1,140 @@
+"""Growing a batch of draft trees depth by depth, and following a target's choices down one — the
+same in both worlds: the simulator feeds sampled candidate probabilities, the real engine the
+draft model's top tokens (DraftTree's layout: specsim/policy/base.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from specsim.policy.base import DraftTree
+
+
+class TreeBuilder:
+    """Beam growth: at each depth every frontier node offers its candidates (their draft
+    probabilities, most probable first), and each request keeps the `keep[i]` candidates of
+    highest path probability (ties: earlier parent, then better rank). Nodes are numbered in the
+    order they are made ("columns"); `finish` packs each request's nodes to the front."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+        self._parents: list[np.ndarray] = []
+        self._ranks: list[np.ndarray] = []
+        self._probabilities: list[np.ndarray] = []
+        self._paths: list[np.ndarray] = []
+        self._valid: list[np.ndarray] = []
+        self.columns = 0
+        # the nodes the next depth grows from: their columns (−1: the root), paths, validity
+        self.frontier = np.full((batch, 1), -1, dtype=np.int64)
+        self.frontier_path = np.ones((batch, 1))
+        self.frontier_valid = np.ones((batch, 1), dtype=bool)
+
+    @property
+    def depth(self) -> int:
+        return len(self._parents)
+
+    def expand(self, candidates: np.ndarray, keep: np.ndarray) -> None:
+        """candidates [B, F, R]: the draft probability of each frontier node's r-th candidate
+        (NaN: none); keep [B]: how many to keep per request at this depth."""
+        batch, frontier, branching = candidates.shape
+        path = self.frontier_path[:, :, None] * candidates
+        usable = self.frontier_valid[:, :, None] & ~np.isnan(candidates)
+        key = np.where(usable, path, -np.inf).reshape(batch, frontier * branching)
+        width = min(int(keep.max()) if batch else 0, frontier * branching)
+        chosen = np.argsort(-key, axis=1, kind="stable")[:, :width]
+        finite = np.isfinite(np.take_along_axis(key, chosen, axis=1))
+        valid = (np.arange(width)[None, :] < keep[:, None]) & finite
+        parents = np.take_along_axis(self.frontier, chosen // branching, axis=1)
+        self._parents.append(np.where(valid, parents, -2))
+        self._ranks.append(np.where(valid, chosen % branching + 1, 0))
+        self._probabilities.append(np.where(valid, np.take_along_axis(
+            candidates.reshape(batch, -1), chosen, axis=1), np.nan))
+        paths = np.where(valid, np.take_along_axis(path.reshape(batch, -1), chosen, axis=1), np.nan)
+        self._paths.append(paths)
+        self._valid.append(valid)
+        self.frontier = self.columns + np.arange(width, dtype=np.int64)[None, :].repeat(batch, axis=0)
+        self.frontier_path = np.where(valid, paths, 0.0)
+        self.frontier_valid = valid
+        self.columns += width
+
+    def finish(self) -> tuple[DraftTree, np.ndarray]:
+        """The tree, and [B, N] each node's column (for per-column data kept by the caller)."""
+        batch = self.batch
+        if not self._parents:
+            empty = np.zeros((batch, 0), dtype=np.int64)
+            return DraftTree(empty, empty, empty, np.zeros((batch, 0)), np.zeros((batch, 0)),
+                             np.zeros(batch, dtype=np.int64)), empty
+        valid = np.concatenate(self._valid, axis=1)
+        depths = np.concatenate([np.where(v, d + 1, 0) for d, v in enumerate(self._valid)], axis=1)
+        sizes = valid.sum(axis=1)
+        width = int(sizes.max()) if batch else 0
+        columns = np.argsort(~valid, axis=1, kind="stable")[:, :width]  # valid nodes first, in order
+        # a column's packed index, to renumber parents
+        packed = np.cumsum(valid, axis=1) - 1
+        parents = np.take_along_axis(np.concatenate(self._parents, axis=1), columns, axis=1)
+        inside = parents >= 0
+        parents = np.where(inside, np.take_along_axis(packed, np.maximum(parents, 0), axis=1), parents)
+        keep = np.arange(width)[None, :] < sizes[:, None]
+
+        def pack(parts: list[np.ndarray], fill: float) -> np.ndarray:
+            values = np.take_along_axis(np.concatenate(parts, axis=1), columns, axis=1)
+            return np.where(keep, values, fill)
+
+        tree = DraftTree(
+            parents=np.where(keep, parents, -2),
+            depths=np.where(keep, np.take_along_axis(depths, columns, axis=1), 0),
+            ranks=pack(self._ranks, 0).astype(np.int64),
+            probabilities=pack(self._probabilities, np.nan),
+            path=pack(self._paths, np.nan),
+            sizes=sizes.astype(np.int64),
+        )
+        return tree, np.where(keep, columns, -1)
+
+
+def follow(tree: DraftTree, selected: np.ndarray, root_choice: np.ndarray,
+           node_choice: np.ndarray) -> np.ndarray:
+    """The accepted path's length per request under greedy verification: from the root, move to
+    the selected child whose rank is the target's choice there (`root_choice` [B], `node_choice`
+    [B, N]: the rank of the candidate the target picks at each node, 0 = none of them), until
+    no such child exists."""
+    batch = len(tree.sizes)
+    current = np.full(batch, -1, dtype=np.int64)
+    accepted = np.zeros(batch, dtype=np.int64)
+    alive = np.ones(batch, dtype=bool)
+    depth = int(tree.depths.max()) if tree.depths.size else 0
+    for level in range(1, depth + 1):
+        wanted = np.where(current < 0, root_choice,
+                          np.take_along_axis(node_choice, np.maximum(current, 0)[:, None], axis=1)[:, 0])
+        match = (selected & (tree.depths == level) & (tree.parents == current[:, None])
+                 & (tree.ranks == wanted[:, None]) & (wanted[:, None] > 0))
+        found = alive & match.any(axis=1)
+        if not found.any():
+            break
+        current = np.where(found, match.argmax(axis=1), current)
+        accepted += found
+        alive = found
+    return accepted
+
+
+def check_selection(tree: DraftTree, selected: np.ndarray, budgets: np.ndarray, most_nodes: int,
+                    policy: str) -> np.ndarray:
+    """A policy's selection as the engine accepts it: inside the tree, closed under ancestors, at
+    most `most_nodes` (the KV room reserved per request) for any request and Σ budgets (the
+    step's tokens reserved) in all. Anything else is the policy's bug, said by name."""
+    selected = np.asarray(selected, dtype=bool)
+    if selected.shape != tree.parents.shape:
+        raise ValueError(f"{policy}: select_nodes returned shape {selected.shape}, "
+                         f"the tree is {tree.parents.shape}")
+    if (selected & (tree.depths == 0)).any():
+        raise ValueError(f"{policy}: select_nodes chose padding past a request's tree")
+    parents = tree.parents
+    has_parent = selected & (parents >= 0)
+    parent_chosen = np.take_along_axis(selected, np.maximum(parents, 0), axis=1)
+    if (has_parent & ~parent_chosen).any():
+        raise ValueError(f"{policy}: select_nodes chose a node without its parent")
+    counts = selected.sum(axis=1)
+    if (counts > most_nodes).any():
+        raise ValueError(f"{policy}: select_nodes chose more than max_draft_tokens ({most_nodes}) "
+                         "nodes of a request")
+    if int(counts.sum()) > int(budgets.sum()):
+        raise ValueError(f"{policy}: select_nodes chose more nodes than the step's budgets hold")
+    return selected
