@@ -52,7 +52,7 @@ ABLATIONS = {
     "adaptive": ["adaptive:gate=slack", "adaptive:confidence=calibrated",
                  "adaptive:gate=slack,confidence=calibrated"],
     "goodput": ["goodput:alpha=per_request,every=1"],
-    "slo_customized": ["slo_customized:budget=knee"],
+    "slo_customized": ["slo_customized:budget=knee", "slo_customized:tree=false"],
 }
 STAIRCASE_ABLATIONS = {
     "adaptive": ["adaptive:search=first_drop", "adaptive:trim=graph"],

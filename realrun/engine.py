@@ -32,8 +32,9 @@ from realrun.backend import RealSpeculation, right_padded
 from realrun.clock import Clock
 from realrun.kv import SlotKV
 from realrun.models import ModelPair, with_cache
+from realrun.tree_backend import RealTrees
 from specsim.engine.scheduler import Scheduler
-from specsim.engine.speculation import speculate
+from specsim.engine.speculation import speculate, speculate_tree
 from specsim.engine.step import SpeculationResult, StepTimes
 from specsim.engine.synthetic_acceptance import SyntheticAcceptance
 from specsim.policy.base import Policy
@@ -59,6 +60,9 @@ class RealReplica:
         self.generator = torch.Generator(device=pair.device).manual_seed(seed) if sampling else None
         self.backend = RealSpeculation(pair.target, pair.draft if policy.uses_draft else None, self.target_kv,
                                        self.draft_kv, sampling, self.generator, clock)
+        # a tree policy's drafts and verification (greedy only), instead of `backend`
+        self.trees = (RealTrees(pair.target, pair.draft, self.target_kv, self.draft_kv, clock)
+                      if policy.drafts_trees and self.draft_kv is not None else None)
         self.slots = slots
         self.slot_of: dict[int, int] = {}  # request index → its KV slot (decode row, or above for prefill)
         self.steps = 0
@@ -95,10 +99,15 @@ class RealReplica:
                 self._sync_slots()
                 if plan.view is not None:
                     rows = [self.tokens[i] for i in scheduler.decode.index[: scheduler.decode.size].tolist()]
-                    longest = int(plan.draft_lengths.max()) if len(plan.draft_lengths) else 0
-                    self.backend.begin(rows, longest, self._drawn())
-                    result = speculate(self.policy, plan, self.backend)
-                    draft_s, verify_s = self.backend.draft_s, self.backend.verify_s
+                    if self.trees is not None:
+                        self.trees.begin(rows)
+                        result = speculate_tree(self.policy, plan, self.trees)
+                        draft_s, verify_s = self.trees.draft_s, self.trees.verify_s
+                    else:
+                        longest = int(plan.draft_lengths.max()) if len(plan.draft_lengths) else 0
+                        self.backend.begin(rows, longest, self._drawn())
+                        result = speculate(self.policy, plan, self.backend)
+                        draft_s, verify_s = self.backend.draft_s, self.backend.verify_s
                 if plan.prefill:
                     started = clock.now()
                     self._prefill(plan.prefill)
@@ -129,6 +138,10 @@ class RealReplica:
             longest, shortest = (int(drafted.max()), int(drafted.min())) if batch else (0, 0)
             verified_total = int(result.verified.sum())
             context = plan.view.mean_context_tokens
+            if result.tree is not None:
+                draft_s, verify_s, prefill_s, _ = self.scheduler.cost.price_tree(
+                    batch, result.tree.depth_counts, verified_total, context, plan.chunks)
+                return draft_s + verify_s, prefill_s
         draft_s, verify_s, prefill_s, _ = self.scheduler.cost.price(
             batch, drafted, longest, shortest, verified_total, context, plan.chunks)
         return draft_s + verify_s, prefill_s

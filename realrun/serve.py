@@ -66,12 +66,13 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
     if policy.simulator_only:
         raise SpecsimError(f"policy {label!r} is simulator-only (it knows the future); the real engine "
                            "cannot run it")
-    if policy.drafts_trees:
-        raise SpecsimError(f"policy {label!r} drafts token trees; the real engine verifies sequences only "
-                           "(use slo_customized:tree=false, or fixed:k=N)")
     if policy.uses_draft and draft is None:
         raise SpecsimError(f"--draft is required: policy {label!r} drafts (only 'none' runs without one)")
     sampling = scenario.decoding == "sampling" if sampling is None else sampling
+    if policy.drafts_trees and (sampling or scenario.acceptance is not None):
+        what = "decoding: sampling" if sampling else "acceptance: synthetic"
+        raise SpecsimError(f"{scenario.source}: {what}: policy {label!r} drafts token trees, which the real "
+                           "engine verifies greedily and losslessly only (use a sequence policy)")
     profile = profile or scenario_profile(scenario)
     requests = requests if requests is not None else build_requests(scenario, seed)
     limits = _limits(scenario, profile)

@@ -51,9 +51,8 @@ def speculate_tree(policy: Policy, plan: StepPlan, backend: TreeBackend) -> Spec
     batch = len(budgets)
     widths = np.asarray(policy.plan_tree(view, budgets), dtype=np.int64).reshape(batch, -1)
     widths = np.where(np.arange(widths.shape[1])[None, :] < budgets[:, None], np.maximum(widths, 0), 0)
-    if not widths.any():
-        nothing = np.zeros(batch, dtype=np.int64)
-        return SpeculationResult(nothing, nothing, nothing, np.empty((batch, 0)))
+    if not widths.any():  # plain decoding this step: an empty tree, verified for the one token
+        widths = widths[:, :0]
     tree = backend.draft_tree(widths, policy.tree_branching)
     chosen = policy.select_nodes(view, tree, budgets)
     selected = check_selection(tree, chosen, budgets, policy.max_draft_tokens, policy.label())

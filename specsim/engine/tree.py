@@ -27,6 +27,8 @@ class TreeBuilder:
         self.frontier = np.full((batch, 1), -1, dtype=np.int64)
         self.frontier_path = np.ones((batch, 1))
         self.frontier_valid = np.ones((batch, 1), dtype=bool)
+        self.chosen = np.zeros((batch, 0), dtype=np.int64)
+        self.chosen_valid = np.zeros((batch, 0), dtype=bool)
 
     @property
     def depth(self) -> int:
@@ -51,6 +53,9 @@ class TreeBuilder:
         paths = np.where(valid, np.take_along_axis(path.reshape(batch, -1), chosen, axis=1), np.nan)
         self._paths.append(paths)
         self._valid.append(valid)
+        # the columns just made, as indices into the flattened [F·R] candidates (the real engine
+        # reads their tokens from its top-k this way)
+        self.chosen, self.chosen_valid = chosen, valid
         self.frontier = self.columns + np.arange(width, dtype=np.int64)[None, :].repeat(batch, axis=0)
         self.frontier_path = np.where(valid, paths, 0.0)
         self.frontier_valid = valid

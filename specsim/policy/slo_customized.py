@@ -111,6 +111,12 @@ class SloCustomized(Policy):
         else:
             depth = min(math.ceil(tokens / batch), self.max_depth) if tokens > batch else 0
         self._depth = depth
+        if self.tree and depth > 0:
+            # the engine reserves Σ budgets of the step's tokens: N − B in all, which the two
+            # phases may then spread unevenly (a request takes up to its whole tree); a request's
+            # budget also bounds its depth, so never below `depth`
+            share = math.ceil(max(tokens - batch, 0) / batch)
+            return np.full(batch, min(max(depth, share), depth * self.width), dtype=np.int64)
         return np.full(batch, depth, dtype=np.int64)
 
     def plan_tree(self, view: BatchView, budgets: np.ndarray) -> np.ndarray:

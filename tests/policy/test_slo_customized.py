@@ -22,7 +22,7 @@ def test_needed_tokens_follow_the_slack_formula(spec: str, decoded: int) -> None
 
 
 def test_published_budget_is_the_steps_token_budget_and_depth_its_share() -> None:
-    policy = make_policy("slo_customized")
+    policy = make_policy("slo_customized:tree=false")  # the sequence form: the depth is each k
     steep = estimator(verify_base_s=0.01, verify_per_token_s=0.0002)
     # N = the scenario's step budget whatever the cost: ⌈2048/64⌉ = 32 → depth 8; ⌈2048/1024⌉ = 2
     assert policy.plan_draft(make_view(64, steep, max_batch_tokens=2048)).tolist() == [8] * 64
@@ -30,6 +30,18 @@ def test_published_budget_is_the_steps_token_budget_and_depth_its_share() -> Non
     # at least one draft token, however full the batch (a budget of B leaves none to verify)
     assert policy.plan_draft(make_view(2048, steep, max_batch_tokens=2048)).tolist() == [1] * 2048
     assert make_policy("slo_customized:max_tokens=12").plan_draft(make_view(4, steep)).tolist() == [3] * 4
+
+
+def test_tree_form_reserves_the_budget_and_drafts_depth_deep_beams() -> None:
+    policy = make_policy("slo_customized")  # trees, width 4
+    steep = estimator(verify_base_s=0.01, verify_per_token_s=0.0002)
+    view = make_view(64, steep, max_batch_tokens=2048)
+    # each request's reservation is its share of N − B, ⌈1984/64⌉ = 31 nodes (≤ its 8 × 4 tree)
+    budgets = policy.plan_draft(view)
+    assert budgets.tolist() == [31] * 64
+    assert policy.plan_tree(view, budgets).shape == (64, 8) and (policy.plan_tree(view, budgets) == 4).all()
+    # a light batch: the share would pass the tree's size, so the tree's size bounds it
+    assert policy.plan_draft(make_view(4, steep, max_batch_tokens=2048)).tolist() == [32] * 4
 
 
 def test_knee_budget_and_depth_adapt_to_load() -> None:
