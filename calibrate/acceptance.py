@@ -12,6 +12,10 @@ forward, and:
 
 The emitted text is exactly the target's (greedy) or distributed as the target's (sampling), so
 the contexts the draft sees are those an engine would show it.
+
+Greedy runs also record, at every drafted position, the draft's next `RANKS − 1` candidates after
+its own token — their probabilities and whether the target's argmax is one of them — which is
+what a token tree would have offered there (the Profile's per-rank acceptance).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from calibrate.acceptance_stats import SpeculationRecords
+from calibrate.acceptance_stats import RANKS, SpeculationRecords
 from calibrate.kv import new_cache
 from realrun.models import with_cache
 
@@ -49,6 +53,7 @@ def speculate_prompt(target, draft, prompt_ids: list[int], run: AcceptanceRun,
         draft(input_ids=context, **with_cache(draft, draft_cache), use_cache=True, logits_to_keep=1)
     last, draft_pending = prompt_ids[-1], [prompt_ids[-1]]
     confidences, accepts, accepted_counts = [], [], []
+    rank_probabilities, rank_matches = [], []
     generated = 0
     while generated < run.new_tokens:
         tokens, q = _draft(draft, draft_cache, draft_pending, k, vocab, run.sampling, generator)
@@ -67,6 +72,10 @@ def speculate_prompt(target, draft, prompt_ids: list[int], run: AcceptanceRun,
         following = _next_token(p, q, n, k, run.sampling, generator)
         confidences.append(q_of_token.cpu())
         accepts.append(accept.cpu())
+        if not run.sampling:  # the candidates after the draft's own token: what a tree would offer
+            top = q.topk(RANKS, dim=-1)
+            rank_probabilities.append(top.values[:, 1:].cpu())
+            rank_matches.append((top.indices[:, 1:] == p[:k].argmax(dim=-1)[:, None]).float().cpu())
         accepted_counts.append(n)
         # roll back: the target cache keeps `last` and the accepted drafts; the draft cache was
         # fed the pending tokens and drafts 1..k-1, and keeps the pending and accepted ones
@@ -83,6 +92,8 @@ def speculate_prompt(target, draft, prompt_ids: list[int], run: AcceptanceRun,
         accept=torch.stack(accepts).double().numpy(),
         accepted=np.asarray(accepted_counts, dtype=np.int64),
         request=np.zeros(steps, dtype=np.int64),
+        rank_probability=torch.stack(rank_probabilities).double().numpy() if rank_probabilities else None,
+        rank_match=torch.stack(rank_matches).double().numpy() if rank_matches else None,
     )
 
 

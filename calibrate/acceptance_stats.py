@@ -3,7 +3,9 @@
 A record is one verification step that drafted K tokens: the draft's confidence in each of its
 K tokens (its probability of the token it proposed), each token's acceptance value — 1/0 for
 greedy (draft token == target argmax), min(1, p/q) for sampling, always computed as if every
-earlier token were accepted — and the accepted prefix the step realised.
+earlier token were accepted — and the accepted prefix the step realised. Greedy records also hold
+the draft's candidates of ranks 2..RANKS at each position (probability, and whether the target's
+argmax is that candidate), from which the per-rank acceptance trees need is estimated.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
-from specsim.profile.schema import CategoryAcceptance
+from specsim.profile.schema import CategoryAcceptance, RankAcceptance
 
 CONFIDENCE_BIN_EDGES = tuple(round(0.1 * i, 1) for i in range(11))
 MAX_REQUEST_SHARE = 0.95  # the schema needs λ < 1; a measured λ this high means "all shared"
+RANKS = 5  # candidates per position recorded for trees: the widest tree a measured profile serves
 
 
 @dataclass
@@ -28,11 +31,15 @@ class SpeculationRecords:
     accept: np.ndarray  # float [steps, K] in [0, 1]
     accepted: np.ndarray  # int [steps]: realised accepted prefix (0..K)
     request: np.ndarray  # int [steps]: which prompt the step belongs to
+    rank_probability: np.ndarray | None = None  # float [steps, K, RANKS − 1]: candidates 2..RANKS
+    rank_match: np.ndarray | None = None  # float [steps, K, RANKS − 1]: 1 where the target's argmax
 
     @classmethod
     def concatenate(cls, parts: list[SpeculationRecords]) -> SpeculationRecords:
-        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in
-                     ("confidence", "accept", "accepted", "request")))
+        names = ["confidence", "accept", "accepted", "request"]
+        if all(part.rank_probability is not None for part in parts):
+            names += ["rank_probability", "rank_match"]
+        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in names))
 
     @property
     def draft_tokens(self) -> int:
@@ -68,7 +75,33 @@ def summarise(records: SpeculationRecords, bin_edges: tuple[float, ...] = CONFID
         mean_accepted_length=[float(x) for x in 1.0 + np.cumsum(position)],
         requests=len(np.unique(records.request)),
         draft_tokens=records.draft_tokens,
+        ranks=rank_acceptance(records, eligible, edges),
     )
+
+
+def rank_acceptance(records: SpeculationRecords, eligible: np.ndarray,
+                    edges: np.ndarray) -> RankAcceptance | None:
+    """Candidates 2..RANKS at the positions on the accepted path (the contexts a tree's node would
+    have): each one's share of what the top candidate leaves, and P(target's argmax = it | its
+    probability) per confidence bin. None for records without candidates (sampling runs)."""
+    if records.rank_probability is None or records.rank_match is None:
+        return None
+    probability = records.rank_probability[eligible]  # [tokens, RANKS − 1]
+    match = records.rank_match[eligible]
+    left = 1.0 - records.confidence[eligible]
+    usable = left > 1e-9  # a top candidate of probability 1 leaves no share to measure
+    shares = (probability[usable] / left[usable, None]).mean(axis=0) if usable.any() else \
+        np.zeros(probability.shape[1])
+    n_bins = len(edges) - 1
+    rows, samples_rows = [], []
+    for rank in range(probability.shape[1]):
+        bins = confidence_bins(probability[:, rank], edges)
+        samples = np.bincount(bins, minlength=n_bins)
+        sums = np.bincount(bins, weights=match[:, rank], minlength=n_bins)
+        rows.append([float(x) for x in fill_empty_bins(sums, samples, edges)])
+        samples_rows.append([int(x) for x in samples])
+    return RankAcceptance(probability_share=[float(x) for x in shares], match_given_probability=rows,
+                          match_samples_by_bin=samples_rows)
 
 
 def confidence_bins(confidence: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -64,3 +64,32 @@ def test_request_share_recovers_the_shared_variance(share):
     confidence = 1 / (1 + np.exp(-scores))  # any monotone map: λ is rank-based
     estimate = request_share(confidence, np.repeat(np.arange(requests), steps_per_request))
     assert estimate == pytest.approx(share, abs=0.05)
+
+
+def test_rank_curves_recover_known_shares_and_match_rates():
+    """Candidates 2..5 with known probabilities and known chances of being the target's choice,
+    counted only where the step reached the position."""
+    rng = np.random.default_rng(11)  # not the records' seed: its draws would mirror theirs
+    steps, k = 20_000, 3
+    records = iid_records(0.6, k, steps, seed=5)
+    left = 1.0 - records.confidence
+    shares = np.array([0.4, 0.2, 0.1, 0.05])
+    probability = left[:, :, None] * shares[None, None, :]
+    match = np.zeros((steps, k, 4))
+    # where the draft's own token was rejected, the target picks candidate 2 half the time
+    rejected = records.accept == 0.0
+    match[..., 0] = rejected & (rng.random((steps, k)) < 0.5)
+    records.rank_probability, records.rank_match = probability, match
+    ranks = summarise(records).ranks
+    assert ranks is not None
+    assert ranks.probability_share == pytest.approx(shares.tolist(), rel=1e-9)
+    eligible = records.accepted[:, None] >= np.arange(k)[None, :]
+    measured = np.average(ranks.match_given_probability[0], weights=ranks.match_samples_by_bin[0])
+    assert measured == pytest.approx(match[eligible][:, 0].mean(), rel=1e-9)
+    assert measured == pytest.approx(0.5 * 0.4, abs=0.015)  # P(rejected) · ½
+    assert sum(ranks.match_samples_by_bin[0]) == int(eligible.sum())
+    assert all(value == 0 for row in ranks.match_given_probability[1:] for value in row)
+
+
+def test_records_without_candidates_give_no_rank_curves():
+    assert summarise(iid_records(0.6, 3, 100)).ranks is None

@@ -86,3 +86,11 @@ def test_acceptance_section_of_a_real_pair(tiny_profile_path):
             assert all(b <= a + 1e-12 for a, b in itertools.pairwise(curve.position_acceptance))
             steps = np.diff([1.0, *curve.mean_accepted_length])
             assert np.allclose(steps, curve.position_acceptance)
+    # trees: the greedy curves carry the draft's candidates 2..5, measured on the accepted path
+    for curve in acceptance.greedy.values():
+        ranks = curve.ranks
+        assert ranks is not None and len(ranks.probability_share) == 4
+        assert 0 < sum(ranks.probability_share) <= 1
+        assert all(a >= b for a, b in itertools.pairwise(ranks.probability_share))  # lower ranks, less
+        assert sum(ranks.match_samples_by_bin[0]) > 0
+    assert all(curve.ranks is None for curve in acceptance.sampling.values())
