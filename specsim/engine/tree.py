@@ -17,6 +17,7 @@ class TreeBuilder:
 
     def __init__(self, batch: int) -> None:
         self.batch = batch
+        self._rows = np.arange(batch)[:, None]  # row index for [B, n] fancy indexing
         self._parents: list[np.ndarray] = []
         self._ranks: list[np.ndarray] = []
         self._probabilities: list[np.ndarray] = []
@@ -38,19 +39,17 @@ class TreeBuilder:
         """candidates [B, F, R]: the draft probability of each frontier node's r-th candidate
         (NaN: none); keep [B]: how many to keep per request at this depth."""
         batch, frontier, branching = candidates.shape
-        path = self.frontier_path[:, :, None] * candidates
-        usable = self.frontier_valid[:, :, None] & ~np.isnan(candidates)
-        key = np.where(usable, path, -np.inf).reshape(batch, frontier * branching)
+        path = (self.frontier_path[:, :, None] * candidates).reshape(batch, -1)
+        usable = (self.frontier_valid[:, :, None] & ~np.isnan(candidates)).reshape(batch, -1)
+        key = np.where(usable, path, -np.inf)
         width = min(int(keep.max()) if batch else 0, frontier * branching)
         chosen = np.argsort(-key, axis=1, kind="stable")[:, :width]
-        finite = np.isfinite(np.take_along_axis(key, chosen, axis=1))
-        valid = (np.arange(width)[None, :] < keep[:, None]) & finite
-        parents = np.take_along_axis(self.frontier, chosen // branching, axis=1)
-        self._parents.append(np.where(valid, parents, -2))
+        rows = self._rows
+        valid = (np.arange(width)[None, :] < keep[:, None]) & usable[rows, chosen]
+        self._parents.append(np.where(valid, self.frontier[rows, chosen // branching], -2))
         self._ranks.append(np.where(valid, chosen % branching + 1, 0))
-        self._probabilities.append(np.where(valid, np.take_along_axis(
-            candidates.reshape(batch, -1), chosen, axis=1), np.nan))
-        paths = np.where(valid, np.take_along_axis(path.reshape(batch, -1), chosen, axis=1), np.nan)
+        self._probabilities.append(np.where(valid, candidates.reshape(batch, -1)[rows, chosen], np.nan))
+        paths = np.where(valid, path[rows, chosen], np.nan)
         self._paths.append(paths)
         self._valid.append(valid)
         # the columns just made, as indices into the flattened [F·R] candidates (the real engine
