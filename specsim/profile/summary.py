@@ -178,7 +178,39 @@ def _acceptance_lines(profile: Profile) -> list[str]:
                      f"{acceptance_rate(curve, k):>9.3f}  {length:>26.3f}")
     lines.append("  (alpha: the constant per-token acceptance giving the same mean accepted length at "
                  f"k={k}; rate: accepted / drafted)")
+    return lines + _tree_lines(profile)
+
+
+def _tree_lines(profile: Profile) -> list[str]:
+    """What a token tree could gain: P(the target's token is among the draft's top w) at the
+    first position, from the per-rank curves (schema 4)."""
+    assert profile.acceptance is not None
+    curves = {name: curve for name, curve in profile.acceptance.greedy.items() if curve.ranks is not None}
+    if not curves:
+        return ["token trees: no per-rank curves (sequences only)"]
+    widest = min(1 + len(curve.ranks.probability_share) for curve in curves.values() if curve.ranks)
+    widths = sorted({1, 2, widest})
+    header = "  ".join(f"{f'top {w}':>6}" for w in widths)
+    lines = ["token trees: P(target's token in the draft's top w), first position",
+             f"  {'category':<14}  {header}"]
+    for name, curve in curves.items():
+        lines.append(f"  {name:<14}  " + "  ".join(f"{top_w_hit(curve, w):>6.3f}" for w in widths))
     return lines
+
+
+def top_w_hit(curve: CategoryAcceptance, width: int) -> float:
+    """E over the first position's confidence bins of min(1, Σ_{r≤w} P(target picks candidate r)),
+    each bin at its centre."""
+    edges = np.asarray(curve.confidence_bin_edges)
+    centres = (edges[:-1] + edges[1:]) / 2
+    chance = np.asarray(curve.accept_given_confidence, dtype=float).copy()
+    ranks = curve.ranks
+    for rank in range(width - 1):
+        assert ranks is not None
+        probability = ranks.probability_share[rank] * (1.0 - centres)
+        bins = np.clip(np.searchsorted(edges, probability, side="right") - 1, 0, len(centres) - 1)
+        chance += np.asarray(ranks.match_given_probability[rank])[bins]
+    return float(np.asarray(curve.confidence_hist_by_position[0]) @ np.minimum(chance, 1.0))
 
 
 def _ms(seconds: float) -> str:

@@ -11,6 +11,7 @@ from sim import simulate
 from specsim.errors import SpecsimError
 from specsim.profile import DEFAULT_PROFILE, SHIPPED_DIR, load_profile
 from specsim.profile.rank_acceptance import RankModel
+from specsim.profile.summary import top_w_hit
 from specsim.profile.synthetic import iid_acceptance, linear_profile
 from tests.sim.scenarios import poisson_scenario
 
@@ -89,3 +90,10 @@ def test_what_trees_cannot_run_with_is_refused_by_name(extra, message) -> None:
 def test_the_shipped_default_profile_serves_trees() -> None:
     summary = simulate(_small(), "slo_customized", seed=1, profile=load_profile(DEFAULT_PROFILE)).summary
     assert summary["finished"] == summary["requests"] > 0 and summary["mean_accepted_length"] > 1
+
+
+def test_profile_show_reports_what_a_wider_tree_could_hit() -> None:
+    curve = iid_acceptance(0.5, rank_match=(0.2, 0.1)).greedy["chat"]
+    assert [top_w_hit(curve, width) for width in (1, 2, 3)] == pytest.approx([0.5, 0.7, 0.8])
+    capped = iid_acceptance(0.7, rank_match=(0.6,)).greedy["chat"]
+    assert top_w_hit(capped, 2) == pytest.approx(1.0)  # exclusive events: never past 1
