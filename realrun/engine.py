@@ -67,9 +67,10 @@ class RealReplica:
         self.slot_of: dict[int, int] = {}  # request index → its KV slot (decode row, or above for prefill)
         self.steps = 0
         # per step: (its end, its decode forwards' measured time over the profile's price for the
-        # same composition, the same for its prefill; NaN where the step had none) — the machine's
-        # speed against the profile (validate's speed series); the two drift apart
-        self.speed_samples: list[tuple[float, float, float]] = []
+        # same composition, the same for its prefill — NaN where the step had none —, its host time
+        # outside the forwards) — the machine's speed against the profile (validate's speed
+        # series); they drift apart
+        self.speed_samples: list[tuple[float, float, float, float]] = []
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, arrival_s: np.ndarray, deadline_s: float,
@@ -118,7 +119,8 @@ class RealReplica:
                 decode = (draft_s + verify_s) / priced_decode_s if priced_decode_s > 0 else math.nan
                 prefill = prefill_s / priced_prefill_s if priced_prefill_s > 0 else math.nan
                 if not (math.isnan(decode) and math.isnan(prefill)):
-                    self.speed_samples.append((end, decode, prefill))
+                    host_s = max(end - now - draft_s - verify_s - prefill_s, 0.0)
+                    self.speed_samples.append((end, decode, prefill, host_s))
                 outcome = scheduler.complete(plan, result, times, end)
                 if outcome is not None:
                     self.policy.observe(outcome)

@@ -45,13 +45,14 @@ from specsim.workload.requests import Requests
 def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
              profile: Profile | None = None, requests: Requests | None = None,
              acceptance_replay: np.ndarray | None = None,
-             speed: Callable[[float], tuple[float, float]] | None = None) -> RunResult:
+             speed: Callable[[float], tuple[float, float]] | None = None,
+             host_time: Callable[[float], float] | None = None) -> RunResult:
     """Run one scenario under one policy and seed. `requests` replaces the generated workload
     (validation replays exactly what the real engine served); `acceptance_replay`, one per-token
     acceptance probability per request (NaN: sample it), replaces the sampled acceptance
     (sim/replay_acceptance.py); `speed(t)` → (decode, prefill) factors scales the forwards of every
     step started at simulated time t (validate's model row: a real run's measured speed against
-    the profile)."""
+    the profile), and `host_time(t)`, where given, replaces the profile's host time per step."""
     profile = profile or scenario_profile(scenario)
     requests = requests if requests is not None else build_requests(scenario, seed)
     label = make_policy(policy_spec).label()
@@ -83,7 +84,7 @@ def simulate(scenario: Scenario, policy_spec: str | dict[str, Any], seed: int,
         jitter = (StepJitter(latency.step_time_spread, rng_for(seed, STREAM_STEP_JITTER + index),
                              latency.step_time_persistence)
                   if len(latency.step_time_spread) else None)
-        replicas.append(SimReplica(env, scheduler, policy, backend, cost, jitter, speed, trees))
+        replicas.append(SimReplica(env, scheduler, policy, backend, cost, jitter, speed, trees, host_time))
     router = make_router(scenario.cluster.router, replicas)
 
     all_done = env.event()

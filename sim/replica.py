@@ -25,7 +25,8 @@ class SimReplica:
     def __init__(self, env: simpy.Environment, scheduler: Scheduler, policy: Policy,
                  backend: SampledSpeculation, cost: CostEstimator, jitter: StepJitter | None = None,
                  speed: Callable[[float], tuple[float, float]] | None = None,
-                 trees: SampledTrees | None = None) -> None:
+                 trees: SampledTrees | None = None,
+                 host_time: Callable[[float], float] | None = None) -> None:
         self.env = env
         self.scheduler = scheduler
         self.policy = policy
@@ -39,6 +40,8 @@ class SimReplica:
         # (decode, prefill) factors, every step's forwards taking them × their price
         self.speed = speed
         self.trees = trees  # a tree policy's drafts and verification, instead of `backend`
+        # a real run's host time per step at t (validate's model row); None: the profile's
+        self.host_time = host_time
         # tracked only where the profile prices the first draft pass by its width (sequences)
         self.draft_lag = (DraftLag(scheduler.decode) if policy.max_draft_tokens > 0 and trees is None
                           and cost.latency.has_first_pass else None)
@@ -144,6 +147,8 @@ class SimReplica:
                 decode_factor, prefill_factor = speed(now)
                 draft_s, verify_s = draft_s * decode_factor, verify_s * decode_factor
                 prefill_s *= prefill_factor
+                if self.host_time is not None:
+                    step_overhead_s = self.host_time(now)
             step_s = draft_s + verify_s + prefill_s + step_overhead_s
             yield timeout(step_s)
             times = StepTimes(draft_s, verify_s, prefill_s, step_s)

@@ -161,8 +161,9 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
             series = SpeedSeries(real.details.get("speed_samples") or [])
             if series.usable:
                 # the model row: the profile at the speed the real run measured at each instant
+                host = series.host_at if series.host is not None and series.host.usable else None
                 runs[MODEL] = simulate(point_scenario, spec, seed, profile=profile, requests=requests,
-                                       speed=series.factors_at)
+                                       speed=series.factors_at, host_time=host)
                 decode, prefill = series.decode.range(), series.prefill.range()
                 runs[MODEL].details.update(speed_decode_low=decode[0], speed_decode_high=decode[1],
                                            speed_prefill_low=prefill[0], speed_prefill_high=prefill[1])

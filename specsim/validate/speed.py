@@ -109,6 +109,10 @@ class SpeedSeries:
         self.decode = _RunningMedian(data[:, 0], data[:, 1], window_s)
         prefill = _RunningMedian(data[:, 0], data[:, 2], window_s) if data.shape[1] > 2 else self.decode
         self.prefill = prefill if prefill.usable else self.decode
+        # the engine's host time per step (seconds, not a ratio): the profile's is one calibration
+        # moment at one batch shape, and this engine's Python around the forwards drifts too
+        self.host = _RunningMedian(data[:, 0], data[:, 3], window_s, allow_zero=True) \
+            if data.shape[1] > 3 else None
 
     @property
     def usable(self) -> bool:
@@ -119,10 +123,17 @@ class SpeedSeries:
         decode = self.decode if self.decode.usable else self.prefill
         return decode.at(t_s), self.prefill.at(t_s)
 
+    def host_at(self, t_s: float) -> float:
+        """The real engine's host time per step around simulated time t_s."""
+        assert self.host is not None and self.host.usable
+        return self.host.at(t_s)
+
 
 class _RunningMedian:
-    def __init__(self, times_s: np.ndarray, ratios: np.ndarray, window_s: float) -> None:
-        keep = np.isfinite(times_s) & np.isfinite(ratios) & (ratios > 0)
+    def __init__(self, times_s: np.ndarray, ratios: np.ndarray, window_s: float,
+                 allow_zero: bool = False) -> None:
+        positive = (ratios >= 0) if allow_zero else (ratios > 0)
+        keep = np.isfinite(times_s) & np.isfinite(ratios) & positive
         order = np.argsort(times_s[keep], kind="stable")
         self.times_s = times_s[keep][order]
         values = ratios[keep][order]

@@ -219,3 +219,17 @@ def test_simulated_steps_take_the_speed_factor(shipped_profile):
     assert len(plain.steps) == len(scaled.steps) > 20
     for columns, factor in ((["draft_s", "verify_s"], 2.0), (["prefill_s"], 3.0)):
         assert scaled.steps[columns].to_numpy() == pytest.approx(factor * plain.steps[columns].to_numpy())
+
+
+def test_the_model_row_can_take_the_real_engines_host_time(shipped_profile):
+    # realrun's samples carry each step's host time (s) as a fourth column; its running median
+    # replaces the profile's host time per step in the model row
+    series = SpeedSeries([[1.0, 1.0, None, 0.0004], [2.0, 1.0, None, 0.0002], [3.0, 1.0, None, 0.0003]])
+    assert series.host_at(2.0) == pytest.approx(0.0003)
+    assert SpeedSeries([[1.0, 1.5, None]]).host is None  # older samples: the profile's host time
+    scenario = small_scenario(rate=0.2, duration_s=20.0, output_tokens=SHORT)
+    run = simulate(scenario, "fixed:k=3", 0, profile=shipped_profile, speed=lambda t: (1.0, 1.0),
+                   host_time=lambda t: 0.002)
+    steps = run.steps
+    host = steps["step_s"] - steps[["draft_s", "verify_s", "prefill_s"]].sum(axis=1)
+    assert host.to_numpy() == pytest.approx(0.002)
