@@ -23,6 +23,8 @@ and the KV cache exactly as a sequence's k — then
     step's tokens). Default: each request's budget of nodes by path probability.
 
 A sequence is a tree of width 1, so sequence policies are untouched: they never see a tree.
+For a tree step the tables' and `StepOutcome`'s drafted / verified count nodes, accepted the
+accepted path's length, and `confidences` holds each node's draft probability.
 
 The simulator and the real engine build the same `BatchView`, `Drafts` and `StepOutcome`, so a
 policy cannot tell which world it runs in. Everything is numpy arrays aligned with
