@@ -41,18 +41,26 @@ class SampledTrees:
         category = decode.category[:batch]
         latent = decode.latent[:batch]
         builder = TreeBuilder(batch)
+        depths = widths.shape[1]
+        # every node that may expand, drawn at once: at depth d a request's frontier holds at most
+        # one node (the root) at d = 0, then at most the widest it kept at the depth before
+        slots = [1, *(int(width) for width in widths[:, :-1].max(axis=0))] if depths else []
+        offsets = np.cumsum([0, *slots])
+        rows = np.repeat(np.arange(batch), offsets[-1])
+        position = np.tile(np.repeat(np.arange(depths), slots), batch)
+        top, top_match = self.model.sample_nodes(self.rng, category[rows], latent[rows], position)
+        probabilities, match = self.ranks.candidates(category[rows], top, top_match)
+        pick = (self.rng.random(len(rows))[:, None] >= np.cumsum(match, axis=1)).sum(axis=1) + 1
+        pick[pick > branching] = 0  # past every candidate: the target chose another token
+        probabilities = probabilities[:, :branching].reshape(batch, -1, branching)
+        pick = pick.reshape(batch, -1)
         choices: list[np.ndarray] = []  # per depth: the target's pick at each frontier node [B, F]
-        for depth in range(widths.shape[1]):
+        for depth in range(depths):
             frontier = builder.frontier.shape[1]
-            rows = np.repeat(np.arange(batch), frontier)
-            top, top_match = self.model.sample_nodes(self.rng, category[rows], latent[rows], depth)
-            probabilities, match = self.ranks.candidates(category[rows], top, top_match)
-            pick = (self.rng.random(len(rows))[:, None] >= np.cumsum(match, axis=1)).sum(axis=1) + 1
-            pick[pick > branching] = 0  # past every candidate: the target chose another token
-            choices.append(pick.reshape(batch, frontier))
-            candidates = probabilities[:, :branching].reshape(batch, frontier, branching)
-            candidates = np.where(builder.frontier_valid[:, :, None], candidates, np.nan)
-            builder.expand(candidates, widths[:, depth])
+            part = slice(offsets[depth], offsets[depth] + frontier)
+            choices.append(pick[:, part])
+            builder.expand(np.where(builder.frontier_valid[:, :, None], probabilities[:, part], np.nan),
+                           widths[:, depth])
         tree, columns = builder.finish()
         # the picks by node: depth 0's single frontier node is the root, later frontiers are
         # the nodes of the depth before, by column (the deepest nodes expand nothing: 0)

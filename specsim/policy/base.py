@@ -106,9 +106,10 @@ class DraftTree:
     @property
     def depth_counts(self) -> np.ndarray:
         """[B, D]: nodes per request at each depth 1..D."""
+        batch = len(self.sizes)
         depth = int(self.depths.max()) if self.depths.size else 0
-        return np.stack([(self.depths == d).sum(axis=1) for d in range(1, depth + 1)], axis=1) \
-            if depth else np.zeros((len(self.sizes), 0), dtype=np.int64)
+        flat = (np.arange(batch)[:, None] * (depth + 1) + self.depths).ravel()
+        return np.bincount(flat, minlength=batch * (depth + 1)).reshape(batch, depth + 1)[:, 1:]
 
     def by_path(self) -> np.ndarray:
         """[B, N] node indices per request by falling path probability (ties: earlier node first),

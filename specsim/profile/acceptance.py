@@ -97,10 +97,10 @@ class AcceptanceModel:
         return confidence, prefix
 
     def sample_nodes(self, rng: np.random.Generator, category: np.ndarray, latent: np.ndarray,
-                     position: int) -> tuple[np.ndarray, np.ndarray]:
-        """One draw per tree node whose children sit at `position` (0-based): the draft's top
-        candidate's confidence and P(the target picks it), [M] each — the sequence model's draw
-        for one position, so a tree of width 1 samples what a sequence does."""
+                     position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One draw per tree node whose children sit at `position` (0-based, per node): the
+        draft's top candidate's confidence and P(the target picks it), [M] each — the sequence
+        model's draw for that position, so a tree of width 1 samples what a sequence does."""
         category = np.asarray(category, dtype=np.intp)
         noise = rng.standard_normal(len(category))
         noise *= self.own_weight[category]
@@ -108,5 +108,5 @@ class AcceptanceModel:
         slices = (ndtr(noise) * QUANTILE_STEPS).astype(np.intp)
         np.minimum(slices, QUANTILE_STEPS - 1, out=slices)
         stride = self.confidence.shape[1]
-        slices += (category * stride + min(position, self.positions - 1)) * QUANTILE_STEPS
+        slices += (category * stride + np.minimum(position, self.positions - 1)) * QUANTILE_STEPS
         return np.take(self._confidence_flat, slices), np.take(self._accept_flat, slices)
