@@ -55,7 +55,7 @@ def speculate_tree(policy: Policy, plan: StepPlan, backend: TreeBackend) -> Spec
         widths = widths[:, :0]
     tree = backend.draft_tree(widths, policy.tree_branching)
     chosen = policy.select_nodes(view, tree, budgets)
-    selected = check_selection(tree, chosen, budgets, policy.max_draft_tokens, policy.label())
+    selected = check_selection(tree, chosen, budgets, policy.max_draft_tokens, policy)
     accepted = backend.verify_tree(selected)
     return SpeculationResult(tree.sizes, selected.sum(axis=1), accepted, tree.probabilities, tree)
 

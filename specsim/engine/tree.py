@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from specsim.policy.base import DraftTree
+from specsim.policy.base import DraftTree, Policy
 
 
 class TreeBuilder:
@@ -120,25 +120,26 @@ def follow(tree: DraftTree, selected: np.ndarray, root_choice: np.ndarray,
 
 
 def check_selection(tree: DraftTree, selected: np.ndarray, budgets: np.ndarray, most_nodes: int,
-                    policy: str) -> np.ndarray:
+                    policy: Policy) -> np.ndarray:
     """A policy's selection as the engine accepts it: inside the tree, closed under ancestors, at
     most `most_nodes` (the KV room reserved per request) for any request and Σ budgets (the
     step's tokens reserved) in all. Anything else is the policy's bug, said by name."""
     selected = np.asarray(selected, dtype=bool)
+    label = policy.label  # called only to say whose bug it is
     if selected.shape != tree.parents.shape:
-        raise ValueError(f"{policy}: select_nodes returned shape {selected.shape}, "
+        raise ValueError(f"{label()}: select_nodes returned shape {selected.shape}, "
                          f"the tree is {tree.parents.shape}")
     if (selected & (tree.depths == 0)).any():
-        raise ValueError(f"{policy}: select_nodes chose padding past a request's tree")
+        raise ValueError(f"{label()}: select_nodes chose padding past a request's tree")
     parents = tree.parents
     has_parent = selected & (parents >= 0)
     parent_chosen = np.take_along_axis(selected, np.maximum(parents, 0), axis=1)
     if (has_parent & ~parent_chosen).any():
-        raise ValueError(f"{policy}: select_nodes chose a node without its parent")
+        raise ValueError(f"{label()}: select_nodes chose a node without its parent")
     counts = selected.sum(axis=1)
     if (counts > most_nodes).any():
-        raise ValueError(f"{policy}: select_nodes chose more than max_draft_tokens ({most_nodes}) "
+        raise ValueError(f"{label()}: select_nodes chose more than max_draft_tokens ({most_nodes}) "
                          "nodes of a request")
     if int(counts.sum()) > int(budgets.sum()):
-        raise ValueError(f"{policy}: select_nodes chose more nodes than the step's budgets hold")
+        raise ValueError(f"{label()}: select_nodes chose more nodes than the step's budgets hold")
     return selected

@@ -17,8 +17,7 @@ from bisect import bisect_right
 
 import numpy as np
 
-from specsim.profile.fit import predict
-from specsim.profile.schema import DraftStepGrid, Latency, LatencyFit, PrefillGrid, VerifyGrid
+from specsim.profile.schema import FIT_FEATURES, DraftStepGrid, Latency, LatencyFit, PrefillGrid, VerifyGrid
 
 
 class _Grid:
@@ -44,6 +43,9 @@ class _Grid:
         self._context_last = len(self.context) - 1
         self.queries = 0
         self.extrapolated_queries = 0
+        # the fit's coefficient per feature (0 where unused), for scalar queries off the grid
+        weights = dict(zip(fit.features, fit.coefficients, strict=True))
+        self._fit_weights = tuple(float(weights.get(name, 0.0)) for name in FIT_FEATURES)
 
     def __call__(self, batch: int, tokens: float, context: float) -> tuple[float, bool]:
         """(time_s, extrapolated)."""
@@ -93,9 +95,16 @@ class _Grid:
         edge_time = self._inside(edge_batch, edge_tokens, edge_context)
         if self.context_is_tokens:
             context, edge_context = tokens, edge_tokens
-        fit_here, fit_edge = predict(self.fit, [batch, edge_batch], [tokens, edge_tokens],
-                                     [context, edge_context])
-        return max(edge_time + float(fit_here - fit_edge), 0.0)
+        return max(edge_time + (self._fit_at(batch, tokens, context)
+                                - self._fit_at(edge_batch, edge_tokens, edge_context)), 0.0)
+
+    def _fit_at(self, batch: float, tokens_per_request: float, context: float) -> float:
+        """`fit.predict` for one query in plain floats: off the grid is a hot path too (tree
+        draft passes, a batch past the grid's largest)."""
+        constant, per_batch, per_token, per_batch_context, per_token_context = self._fit_weights
+        tokens = batch * tokens_per_request
+        return (constant + per_batch * batch + per_token * tokens + per_batch_context * batch * context
+                + per_token_context * tokens * context)
 
 
 def _blend(row: list[float], index: int, weight: float) -> float:

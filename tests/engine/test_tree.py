@@ -5,6 +5,7 @@ import pytest
 
 from specsim.engine.tree import TreeBuilder, check_selection, follow
 from specsim.policy.base import top_nodes
+from specsim.policy.static_tree import StaticTree
 
 
 def _two_requests():
@@ -49,7 +50,7 @@ def test_top_nodes_are_closed_under_ancestors() -> None:
         counts = rng.integers(0, 12, size=5)
         chosen = top_nodes(tree, counts)
         assert (chosen.sum(axis=1) == np.minimum(counts, tree.sizes)).all()
-        check_selection(tree, chosen, counts, 100, "test")  # raises if a parent is missing
+        check_selection(tree, chosen, counts, 100, StaticTree())  # raises if a parent is missing
 
 
 @pytest.mark.parametrize(("edit", "message"), [
@@ -60,13 +61,13 @@ def test_a_bad_selection_is_the_policys_error(edit, message) -> None:
     tree = _two_requests()
     chosen = np.zeros_like(tree.depths, dtype=bool)
     edit(chosen)
-    with pytest.raises(ValueError, match=message):
-        check_selection(tree, chosen, np.array([4, 4]), 8, "p")
+    with pytest.raises(ValueError, match="static_tree:width=2,depth=4: select_nodes .*" + message):
+        check_selection(tree, chosen, np.array([4, 4]), 8, StaticTree())
 
 
 def test_a_selection_past_the_reserved_room_is_refused() -> None:
     tree = _two_requests()
     with pytest.raises(ValueError, match="max_draft_tokens"):
-        check_selection(tree, tree.depths > 0, np.array([4, 4]), 3, "p")
+        check_selection(tree, tree.depths > 0, np.array([4, 4]), 3, StaticTree())
     with pytest.raises(ValueError, match="budgets"):
-        check_selection(tree, tree.depths > 0, np.array([3, 3]), 8, "p")
+        check_selection(tree, tree.depths > 0, np.array([3, 3]), 8, StaticTree())

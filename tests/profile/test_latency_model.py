@@ -51,3 +51,15 @@ def test_outside_the_grid_uses_the_fit_and_is_counted(model: LatencyModel) -> No
 def test_draft_and_prefill_queries_are_positive(model: LatencyModel) -> None:
     assert model.draft_step_s(8, 512) > 0
     assert model.prefill_s(2, 300, with_draft=True) > model.prefill_s(2, 300, with_draft=False) > 0
+
+
+def test_off_grid_queries_price_by_the_fit_as_predict_does(model: LatencyModel) -> None:
+    # the hot path evaluates the fit in plain floats; it must be the fit `predict` evaluates
+    from specsim.profile.fit import predict
+
+    latency = PROFILE.latency
+    queries = ((1, 1.0, 64.0), (300, 1.0, 5000.0), (96, 4.5, 123.0), (7, 9.0, 20000.0))
+    for grid, fit in ((model._draft, latency.draft_step.fit), (model._verify, latency.verify.fit)):
+        for batch, tokens, context in queries:
+            assert grid._fit_at(batch, tokens, context) == pytest.approx(
+                float(predict(fit, batch, tokens, context)[0]), rel=1e-12)
