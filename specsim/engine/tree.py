@@ -46,17 +46,18 @@ class TreeBuilder:
         chosen = np.argsort(-key, axis=1, kind="stable")[:, :width]
         rows = self._rows
         valid = (np.arange(width)[None, :] < keep[:, None]) & usable[rows, chosen]
-        self._parents.append(np.where(valid, self.frontier[rows, chosen // branching], -2))
-        self._ranks.append(np.where(valid, chosen % branching + 1, 0))
-        self._probabilities.append(np.where(valid, candidates.reshape(batch, -1)[rows, chosen], np.nan))
-        paths = np.where(valid, path[rows, chosen], np.nan)
+        # stored raw: `finish` keeps only the valid columns and fills the rest
+        self._parents.append(self.frontier[rows, chosen // branching])
+        self._ranks.append(chosen % branching + 1)
+        self._probabilities.append(candidates.reshape(batch, -1)[rows, chosen])
+        paths = path[rows, chosen]
         self._paths.append(paths)
         self._valid.append(valid)
         # the columns just made, as indices into the flattened [F·R] candidates (the real engine
         # reads their tokens from its top-k this way)
         self.chosen, self.chosen_valid = chosen, valid
         self.frontier = self.columns + np.arange(width, dtype=np.int64)[None, :].repeat(batch, axis=0)
-        self.frontier_path = np.where(valid, paths, 0.0)
+        self.frontier_path = paths  # the invalid ones are masked by frontier_valid
         self.frontier_valid = valid
         self.columns += width
 
@@ -74,18 +75,17 @@ class TreeBuilder:
         columns = np.argsort(~valid, axis=1, kind="stable")[:, :width]  # valid nodes first, in order
         # a column's packed index, to renumber parents
         packed = np.cumsum(valid, axis=1) - 1
-        parents = np.take_along_axis(np.concatenate(self._parents, axis=1), columns, axis=1)
-        inside = parents >= 0
-        parents = np.where(inside, np.take_along_axis(packed, np.maximum(parents, 0), axis=1), parents)
+        rows = self._rows
+        parents = np.concatenate(self._parents, axis=1)[rows, columns]
+        parents = np.where(parents >= 0, packed[rows, np.maximum(parents, 0)], parents)
         keep = np.arange(width)[None, :] < sizes[:, None]
 
         def pack(parts: list[np.ndarray], fill: float) -> np.ndarray:
-            values = np.take_along_axis(np.concatenate(parts, axis=1), columns, axis=1)
-            return np.where(keep, values, fill)
+            return np.where(keep, np.concatenate(parts, axis=1)[rows, columns], fill)
 
         tree = DraftTree(
             parents=np.where(keep, parents, -2),
-            depths=np.where(keep, np.take_along_axis(depths, columns, axis=1), 0),
+            depths=np.where(keep, depths[rows, columns], 0),
             ranks=pack(self._ranks, 0).astype(np.int64),
             probabilities=pack(self._probabilities, np.nan),
             path=pack(self._paths, np.nan),
