@@ -7,8 +7,8 @@
     sim/wall     simulated seconds per wall second
 
 then one-hour 4-replica bursty traces (targets: under 10 s wall with `none` and `fixed:k=4`,
-under 60 s with `adaptive`, `goodput` and `slo_customized`), each in a fresh process so that its
-peak resident memory (target ≤ 2 GiB) and the size of its tables are its own, and how long
+under 60 s with `adaptive`, `goodput` and `slo_customized`, chains and trees), each in a fresh
+process so that its peak resident memory (target ≤ 2 GiB) and the size of its tables are its own, and how long
 generating an hour of traffic at 20 req/s takes. Each row runs on the H100 roofline as a fused
 engine (one forward per step, vLLM-like) and as separate forwards (`--engines`).
 
@@ -77,7 +77,10 @@ def bursty_scenario(replicas: int, duration_s: float, name: str = "bursty") -> S
     return scenario_from_dict(raw, f"<{name}>")
 
 
-HOUR_TARGETS_S = {"none": 10.0, "fixed:k=4": 10.0, "adaptive": 60.0, "goodput": 60.0, "slo_customized": 60.0}
+# slo_customized: the goal named its sequence form (the default then); the tree form,
+# the default since, is timed against the same goal
+HOUR_TARGETS_S = {"none": 10.0, "fixed:k=4": 10.0, "adaptive": 60.0, "goodput": 60.0,
+                  "slo_customized:tree=false": 60.0, "slo_customized": 60.0}
 PEAK_MEMORY_TARGET_BYTES = 2 * 1024**3
 
 
