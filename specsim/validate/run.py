@@ -184,14 +184,17 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
              f"{repeats} real run(s) per point"
              + (", synthetic acceptance (the same draws in both worlds; no replay)"
                 if scenario.acceptance is not None else "")]
-    notes += probe_notes(points, calibration_probe)
+    notes += probe_notes(points, calibration_probe, thresholds.median)
     notes += speed_notes(points)
     notes += model_notes(points)
     return Validation(table, points, notes)
 
 
-def probe_notes(points: list[dict[str, Any]], calibration_probe: ProbeReading | None) -> list[str]:
-    """One line: the speed probe before each point's real runs, over the profile's price."""
+def probe_notes(points: list[dict[str, Any]], calibration_probe: ProbeReading | None,
+                threshold: float = 0.05) -> list[str]:
+    """One line: the speed probe before each point's real runs, over the profile's price; and one
+    more where the probe right after the calibration already disagreed with the profile by more
+    than the median threshold (a prediction inherits that, whatever the machine does later)."""
     parts = []
     for point in points:
         readings = [f"{name} ×{run.details['probe_decode_ratio']:.2f} / "
@@ -205,7 +208,16 @@ def probe_notes(points: list[dict[str, Any]], calibration_probe: ProbeReading | 
     if calibration_probe is not None:
         head += (f" (right after the calibration: ×{calibration_probe.decode_ratio:.2f} / "
                  f"×{calibration_probe.prefill_ratio:.2f})")
-    return [head + ": " + "; ".join(parts)]
+    lines = [head + ": " + "; ".join(parts)]
+    if calibration_probe is not None:
+        off = [f"{name} ×{ratio:.2f}" for name, ratio in (("decode", calibration_probe.decode_ratio),
+                                                          ("prefill", calibration_probe.prefill_ratio))
+               if abs(ratio - 1.0) > threshold]
+        if off:
+            lines.append(f"the profile disagreed with this engine right after it was measured "
+                         f"({', '.join(off)} by the probe, over the {threshold:.0%} median threshold): the "
+                         "prediction inherits that; the model row, run at the measured speed, does not")
+    return lines
 
 
 def speed_notes(points: list[dict[str, Any]]) -> list[str]:

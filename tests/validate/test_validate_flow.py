@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -233,3 +234,13 @@ def test_the_model_row_can_take_the_real_engines_host_time(shipped_profile):
     steps = run.steps
     host = steps["step_s"] - steps[["draft_s", "verify_s", "prefill_s"]].sum(axis=1)
     assert host.to_numpy() == pytest.approx(0.002)
+
+
+def test_a_calibration_the_probe_disagrees_with_is_said():
+    from specsim.validate.run import probe_notes
+
+    point = {"policy": "none", "load": 1.0, "runs": {"real": RunResult(pd.DataFrame(), pd.DataFrame(), {}, {
+        "probe_decode_ratio": 1.0, "probe_prefill_ratio": 0.7})}}
+    off = probe_notes([point], ProbeReading(0.010, 0.010, 0.0066, 0.010))
+    assert len(off) == 2 and "prefill ×0.66" in off[1] and "decode" not in off[1]
+    assert len(probe_notes([point], ProbeReading(0.0102, 0.010, 0.0098, 0.010))) == 1  # within 5%: silent
