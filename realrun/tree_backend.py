@@ -147,70 +147,68 @@ class RealTrees:
         assert tree is not None
         kv = self.target_kv
         batch = len(self.rows)
-        target_lengths = kv.lengths[:batch].numpy().copy()
-        pending = [self.rows[i][target_lengths[i]:] for i in range(batch)]
-        chosen = [np.flatnonzero(selected[i]) for i in range(batch)]  # breadth first: tree order
-        width = max(len(p) + len(c) for p, c in zip(pending, chosen, strict=True))
-        tokens = np.zeros((batch, width), dtype=np.int64)
-        write_at = np.full((batch, width), -1, dtype=np.int64)
-        positions = np.zeros((batch, width), dtype=np.int64)
-        length = int(max(target_lengths[i] + len(pending[i]) + len(chosen[i]) for i in range(batch)))
-        keys = np.arange(length)
-        visible = np.zeros((batch, width, length), dtype=bool)
-        slot_of_node: list[dict[int, int]] = []
-        for i in range(batch):
-            base, count = int(target_lengths[i]), len(pending[i])
-            tokens[i, :count] = pending[i]
-            write_at[i, :count] = base + np.arange(count)
-            positions[i, :count] = base + np.arange(count)
-            visible[i, :count] = keys[None, :] <= (base + np.arange(count))[:, None]
-            here: dict[int, int] = {}
-            for j, node in enumerate(chosen[i].tolist()):
-                column = count + j
-                here[node] = base + column
-                tokens[i, column] = self._tokens[i, node]
-                write_at[i, column] = base + column
-                positions[i, column] = base + count - 1 + int(tree.depths[i, node])
-                visible[i, column, : base + count] = True
-                walk = node
-                while walk >= 0:
-                    visible[i, column, here[walk]] = True
-                    walk = int(tree.parents[i, walk])
-            slot_of_node.append(here)
+        rows = np.arange(batch)
+        base = kv.lengths[:batch].numpy().astype(np.int64)  # where each row's new tokens go
+        pending = [self.rows[i][base[i]:] for i in range(batch)]  # usually just the last token
+        count = np.array([len(tokens) for tokens in pending], dtype=np.int64)
+        chosen = selected & (tree.depths > 0)
+        # the query column of each selected node: after the pending tokens, breadth first
+        column = np.where(chosen, count[:, None] + np.cumsum(chosen, axis=1) - 1, -1)
+        totals = count + chosen.sum(axis=1)
+        columns = np.arange(int(totals.max()))[None, :]
+        write_at = np.where(columns < totals[:, None], base[:, None] + columns, -1)
+        tokens = np.zeros(write_at.shape, dtype=np.int64)
+        for i, feed in enumerate(pending):
+            tokens[i, :len(feed)] = feed
+        positions = base[:, None] + np.minimum(columns, count[:, None] - 1)
+        node_rows, nodes = np.nonzero(chosen)
+        node_columns = column[node_rows, nodes]
+        tokens[node_rows, node_columns] = self._tokens[node_rows, nodes]
+        positions[node_rows, node_columns] += tree.depths[node_rows, nodes]
+        # pending tokens are causal; a node sees the context, the pending tokens and (below) its
+        # ancestors and itself; padded queries see the context (some key, never read)
+        keys = np.arange(int((base + totals).max()))
+        last_seen = base[:, None] + np.minimum(columns, count[:, None] - 1)
+        visible = keys[None, None, :] <= last_seen[:, :, None]
+        walk = np.where(chosen, np.arange(chosen.shape[1])[None, :], -1)
+        while (walk >= 0).any():
+            r, n = np.nonzero(walk >= 0)
+            visible[r, column[r, n], base[r] + column[r, walk[r, n]]] = True
+            walk = np.where(walk >= 0, tree.parents[rows[:, None], np.maximum(walk, 0)], -1)
         cache = TreeCache(kv, write_at, positions, visible)
         logits = self._forward(self.target_model, torch.from_numpy(tokens), cache)
         choice = logits.argmax(dim=-1).cpu().numpy()  # [B, W]: the target's token after each query
+        # the path: from the root, the selected child holding the target's token (one at most)
+        wanted = choice[rows, count - 1]
+        current = np.full(batch, -1, dtype=np.int64)
         accepted = np.zeros(batch, dtype=np.int64)
-        sources, destinations, rows_moved = [], [], []
-        for i in range(batch):
-            base, count = int(target_lengths[i]), len(pending[i])
-            here = slot_of_node[i]
-            wanted = int(choice[i, count - 1])
-            parent = -1
-            path: list[int] = []
-            while True:
-                child = next((node for node in chosen[i].tolist() if tree.parents[i, node] == parent
-                              and self._tokens[i, node] == wanted), None)
-                if child is None:
-                    break
-                path.append(child)
-                parent = child
-                wanted = int(choice[i, here[child] - base])
-            for step, node in enumerate(path):
-                rows_moved.append(i)
-                sources.append(here[node])
-                destinations.append(base + count + step)
-            self.rows[i].extend(int(self._tokens[i, node]) for node in path)
-            self.rows[i].append(wanted)
-            accepted[i] = len(path)
-            kv.lengths[i] = base + count + len(path)
-        if sources:
-            rows_t = torch.tensor(rows_moved, device=self.device)
-            source_t = torch.tensor(sources, device=self.device)
-            destination_t = torch.tensor(destinations, device=self.device)
+        alive = np.ones(batch, dtype=bool)
+        path = np.full((batch, max(int(tree.depths.max(initial=0)), 1)), -1, dtype=np.int64)
+        for level in range(path.shape[1]):
+            match = chosen & (tree.parents == current[:, None]) & (self._tokens == wanted[:, None])
+            found = alive & match.any(axis=1)
+            if not found.any():
+                break
+            child = match.argmax(axis=1)
+            current = np.where(found, child, current)
+            path[found, level] = child[found]
+            accepted += found
+            wanted = np.where(found, choice[rows, column[rows, child]], wanted)
+            alive = found
+        moved_rows, steps = np.nonzero(path >= 0)
+        if len(moved_rows):  # the accepted nodes' entries, down to sit right after the context
+            sources = base[moved_rows] + column[moved_rows, path[moved_rows, steps]]
+            destinations = base[moved_rows] + count[moved_rows] + steps
+            rows_t = torch.from_numpy(moved_rows).to(self.device)
+            source_t = torch.from_numpy(sources).to(self.device)
+            destination_t = torch.from_numpy(destinations).to(self.device)
             for tensors in (kv.keys, kv.values):
                 for layer in tensors:
                     layer[rows_t, :, destination_t] = layer[rows_t, :, source_t]  # gathers first
+        kv.lengths[:batch] = torch.from_numpy(base + count + accepted)
+        for i in range(batch):
+            self.rows[i].extend(self._tokens[i, path[i, :accepted[i]]].tolist())
+            self.rows[i].append(int(wanted[i]))
         self.verify_s += self.clock.now() - start
         return accepted
 
