@@ -52,6 +52,7 @@ def test_mixed_slo_classes_run_under_slo_customized() -> None:
     ("disable_by_batch:k=0", "policy 'disable_by_batch': k must be ≥ 1"),
     ("slo_customized:max_depth=0", "policy 'slo_customized': max_depth must be ≥ 1"),
     ("oracle:k_max=-1", "policy 'oracle': k_max must be ≥ 1"),
+    ("static_tree:width=2,depth=2,nodes=5", "policy 'static_tree': nodes must be in [0, width·depth = 4]"),
     ("adaptive:verifier=maybe", "policy 'adaptive': verifier must be a bool, got 'maybe'"),
 ])
 def test_bad_policy_specs_are_one_line_errors(spec: str, message: str) -> None:
@@ -81,3 +82,10 @@ def test_adaptive_clearly_beats_plain_decoding_at_low_load(runs: dict) -> None:
     mine, plain = runs[("adaptive", 2.0)], runs[("none", 2.0)]
     assert mine["tpot_p50_s"] < 0.6 * plain["tpot_p50_s"]
     assert mine["mean_accepted_length"] > 2.0
+
+
+def test_static_tree_verifies_its_node_budget_of_a_larger_tree() -> None:
+    steps = simulate(scenario(rate=4.0, duration_s=4.0), "static_tree:width=3,depth=3,nodes=4", seed=1).steps
+    decoding = steps[steps["batch_size"] > 0]
+    assert (decoding["verified"] <= 4 * decoding["batch_size"]).all()
+    assert (decoding["drafted"] > decoding["verified"]).any()  # 9-node trees drafted, 4 verified

@@ -13,7 +13,7 @@ from tests.realrun.test_greedy_lossless import _check
 
 @pytest.mark.parametrize(("policy", "batch"), [
     ("static_tree:width=2,depth=3", 1), ("static_tree:width=3,depth=2", 4),
-    ("slo_customized:max_tokens=24", 4),
+    ("static_tree:width=3,depth=3,nodes=5", 4), ("slo_customized:max_tokens=24", 4),
 ])
 def test_tree_runs_match_generate(tiny_pair, tiny_models, policy, batch):
     _, target_dir, draft_dir = tiny_pair
