@@ -25,7 +25,7 @@ from realrun.backend import right_padded
 from realrun.clock import Clock
 from realrun.kv import BatchCache, SlotKV
 from realrun.models import with_cache
-from specsim.engine.tree import TreeBuilder
+from specsim.engine.tree import TreeBuilder, accepted_path, at_parent
 from specsim.policy.base import DraftTree
 
 
@@ -178,23 +178,16 @@ class RealTrees:
         cache = TreeCache(kv, write_at, positions, visible)
         logits = self._forward(self.target_model, torch.from_numpy(tokens), cache)
         choice = logits.argmax(dim=-1).cpu().numpy()  # [B, W]: the target's token after each query
-        # the path: from the root, the selected child holding the target's token (one at most)
-        wanted = choice[rows, count - 1]
-        current = np.full(batch, -1, dtype=np.int64)
-        accepted = np.zeros(batch, dtype=np.int64)
-        alive = np.ones(batch, dtype=bool)
-        path = np.full((batch, max(int(tree.depths.max(initial=0)), 1)), -1, dtype=np.int64)
-        for level in range(path.shape[1]):
-            match = chosen & (tree.parents == current[:, None]) & (self._tokens == wanted[:, None])
-            found = alive & match.any(axis=1)
-            if not found.any():
-                break
-            child = match.argmax(axis=1)
-            current = np.where(found, child, current)
-            path[found, level] = child[found]
-            accepted += found
-            wanted = np.where(found, choice[rows, column[rows, child]], wanted)
-            alive = found
+        # a node passes when selected and its token is the target's choice at its parent
+        at_node = np.take_along_axis(choice, np.maximum(column, 0), axis=1)  # padding: never read
+        passing = chosen & (self._tokens == at_parent(tree, choice[rows, count - 1], at_node))
+        path = accepted_path(tree, passing)
+        accepted = (path >= 0).sum(axis=1)
+        # the extra token: the target's choice after the last accepted node (or the pending tokens)
+        after = count - 1
+        went = accepted > 0
+        after[went] = column[rows[went], path[rows[went], accepted[went] - 1]]
+        wanted = choice[rows, after]
         moved_rows, steps = np.nonzero(path >= 0)
         if len(moved_rows):  # the accepted nodes' entries, down to sit right after the context
             sources = base[moved_rows] + column[moved_rows, path[moved_rows, steps]]

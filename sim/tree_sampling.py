@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from specsim.engine.batch import DecodeBatch
-from specsim.engine.tree import TreeBuilder, follow
+from specsim.engine.tree import TreeBuilder, accepted_path, at_parent
 from specsim.policy.base import DraftTree
 from specsim.profile.acceptance import AcceptanceModel
 from specsim.profile.rank_acceptance import RankModel
@@ -73,5 +73,9 @@ class SampledTrees:
         return tree
 
     def verify_tree(self, selected: np.ndarray) -> np.ndarray:
-        assert self._tree is not None
-        return follow(self._tree, selected, self._root_choice, self._node_choice)
+        tree = self._tree
+        assert tree is not None
+        # a node passes when selected and its rank is the target's pick at its parent
+        pick = at_parent(tree, self._root_choice, self._node_choice)
+        passing = selected & (tree.ranks == pick) & (pick > 0)
+        return (accepted_path(tree, passing) >= 0).sum(axis=1)

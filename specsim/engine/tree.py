@@ -94,29 +94,32 @@ class TreeBuilder:
         return tree, np.where(keep, columns, -1)
 
 
-def follow(tree: DraftTree, selected: np.ndarray, root_choice: np.ndarray,
-           node_choice: np.ndarray) -> np.ndarray:
-    """The accepted path's length per request under greedy verification: from the root, move to
-    the selected child whose rank is the target's choice there (`root_choice` [B], `node_choice`
-    [B, N]: the rank of the candidate the target picks at each node, 0 = none of them), until
-    no such child exists."""
+def at_parent(tree: DraftTree, at_root: np.ndarray, at_node: np.ndarray) -> np.ndarray:
+    """[B, N]: for every node, the value its parent holds — `at_root[i]` for the root's children,
+    `at_node[i, parent]` for the others (padding: anything)."""
+    parents = tree.parents
+    from_node = np.take_along_axis(at_node, np.maximum(parents, 0), axis=1)
+    return np.where(parents == -1, at_root[:, None], from_node)
+
+
+def accepted_path(tree: DraftTree, passing: np.ndarray) -> np.ndarray:
+    """The accepted path under greedy verification, [B, depth]: at each level the node it went
+    through (−1 past its end). From the root it moves to the child that `passing` marks — a
+    selected node holding the target's choice at its parent; under greedy at most one child of a
+    node can — until there is none. Its length is `(path >= 0).sum(axis=1)`."""
     batch = len(tree.sizes)
-    current = np.full(batch, -1, dtype=np.int64)
-    accepted = np.zeros(batch, dtype=np.int64)
-    alive = np.ones(batch, dtype=bool)
     depth = int(tree.depths.max()) if tree.depths.size else 0
-    for level in range(1, depth + 1):
-        wanted = np.where(current < 0, root_choice,
-                          np.take_along_axis(node_choice, np.maximum(current, 0)[:, None], axis=1)[:, 0])
-        match = (selected & (tree.depths == level) & (tree.parents == current[:, None])
-                 & (tree.ranks == wanted[:, None]) & (wanted[:, None] > 0))
-        found = alive & match.any(axis=1)
-        if not found.any():
+    path = np.full((batch, max(depth, 1)), -1, dtype=np.int64)
+    current = np.full(batch, -1, dtype=np.int64)
+    alive = np.ones(batch, dtype=bool)
+    for level in range(depth):
+        match = passing & (tree.parents == current[:, None])
+        alive &= match.any(axis=1)
+        if not alive.any():
             break
-        current = np.where(found, match.argmax(axis=1), current)
-        accepted += found
-        alive = found
-    return accepted
+        current = np.where(alive, match.argmax(axis=1), current)
+        path[alive, level] = current[alive]
+    return path
 
 
 def check_selection(tree: DraftTree, selected: np.ndarray, budgets: np.ndarray, most_nodes: int,
