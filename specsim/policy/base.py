@@ -183,10 +183,10 @@ class Policy:
         return type(self).continue_drafting is not Policy.continue_drafting
 
 
-def top_nodes(tree: DraftTree, counts: np.ndarray) -> np.ndarray:
+def top_nodes(tree: DraftTree, counts: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     """bool [B, N]: each request's `counts[i]` nodes of highest path probability (closed under
-    ancestors, see DraftTree.by_path)."""
-    order = tree.by_path()
+    ancestors, see DraftTree.by_path; `order`: that order, where the caller has it already)."""
+    order = tree.by_path() if order is None else order
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :].repeat(len(order), axis=0), axis=1)
     return rank < np.minimum(counts, tree.sizes)[:, None]

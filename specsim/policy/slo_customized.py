@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from specsim.policy.base import BatchView, Drafts, DraftTree, Policy
+from specsim.policy.base import BatchView, Drafts, DraftTree, Policy, top_nodes
 from specsim.policy.cost import tree_passes
 from specsim.policy.estimates import path_confidence
 from specsim.policy.params import changed_parameters
@@ -124,24 +124,22 @@ class SloCustomized(Policy):
 
     def select_nodes(self, view: BatchView, tree: DraftTree, budgets: np.ndarray) -> np.ndarray:
         batch = view.batch_size
-        order = tree.by_path()
-        path = np.take_along_axis(tree.path, order, axis=1)
-        path = np.where(np.isnan(path), 0.0, path)  # padding: never wanted, past each request's size
         lengths = tree.sizes
         budget = min(max(self._budget_tokens - batch, 0), int(budgets.sum()))
         if budget >= int(lengths.sum()):
             return tree.depths > 0
         if budget == 0:
             return np.zeros(tree.depths.shape, dtype=bool)
+        order = tree.by_path()
+        path = np.take_along_axis(tree.path, order, axis=1)
+        path = np.where(np.isnan(path), 0.0, path)  # padding: never wanted, past each request's size
         cost, context = view.cost, view.mean_context_tokens
         pass_rows, pass_tokens = tree_passes(tree.depth_counts)
         step_s = (cost.tree_draft_s(pass_rows, pass_tokens, context)
                   + cost.after_draft_s(budgets, budget, context))
         depth = int(tree.depths.max())
         granted = self._grant(view, path, lengths, budget, step_s, depth)
-        rank = np.empty_like(order)  # each node's place in its request's order
-        np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :].repeat(batch, axis=0), axis=1)
-        return rank < granted[:, None]
+        return top_nodes(tree, granted, order)
 
     def needed_tokens(self, view: BatchView, step_s: float, depth: int) -> np.ndarray:
         """nᵢ = clip((T·cf + tᵢ)/SLOᵢ − dᵢ, 1, depth + 1)."""
