@@ -16,6 +16,7 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
+from specsim.profile.confidence_model import confidence_bins
 from specsim.profile.schema import CategoryAcceptance, RankAcceptance
 
 CONFIDENCE_BIN_EDGES = tuple(round(0.1 * i, 1) for i in range(11))
@@ -102,12 +103,6 @@ def rank_acceptance(records: SpeculationRecords, eligible: np.ndarray,
         samples_rows.append([int(x) for x in samples])
     return RankAcceptance(probability_share=[float(x) for x in shares], match_given_probability=rows,
                           match_samples_by_bin=samples_rows)
-
-
-def confidence_bins(confidence: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Bin index of each confidence; 1.0 falls in the last bin."""
-    index = np.searchsorted(edges, confidence, side="right") - 1
-    return np.clip(index, 0, len(edges) - 2)
 
 
 def fill_empty_bins(sums: np.ndarray, samples: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from specsim.errors import SpecsimError
+from specsim.profile.confidence_model import confidence_bins
 from specsim.profile.schema import Acceptance, CategoryAcceptance
 
 QUANTILE_STEPS = 1024
@@ -60,7 +61,7 @@ class AcceptanceModel:
         confidence = np.stack([
             _quantile_table(edges, np.asarray(shares)) for shares in curve.confidence_hist_by_position
         ])
-        bins = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, len(accept_by_bin) - 1)
+        bins = confidence_bins(confidence, edges)
         return confidence, accept_by_bin[bins]
 
     def sample(self, rng: np.random.Generator, category: np.ndarray, latent: np.ndarray,

@@ -47,6 +47,12 @@ def bin_centres(edges: np.ndarray) -> np.ndarray:
     return 0.5 * (edges[:-1] + edges[1:])
 
 
+def confidence_bins(confidence: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin index of each confidence; 1.0 falls in the last bin."""
+    index = np.searchsorted(edges, confidence, side="right") - 1
+    return np.clip(index, 0, len(edges) - 2)
+
+
 def conditional_acceptance(hist_by_position: np.ndarray, accept_given_bin: np.ndarray,
                            request_share: float, z: np.ndarray) -> np.ndarray:
     """α_j(z): P(accept at position j | latent z, earlier positions accepted); shape [z, position].

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from specsim.errors import SpecsimError
+from specsim.profile.confidence_model import confidence_bins
 from specsim.profile.schema import Acceptance
 
 # match_r is tabulated over this many equal slices of [0, 1], so a look-up is one take
@@ -41,7 +42,7 @@ class RankModel:
                     f"acceptance.greedy.{name}.ranks knows ranks up to {known}; the policy asks {branching} "
                     "candidates per node")
             edges = np.asarray(acceptance.greedy[name].confidence_bin_edges)
-            bins = np.clip(np.searchsorted(edges, levels, side="right") - 1, 0, len(edges) - 2)
+            bins = confidence_bins(levels, edges)
             for rank in range(extra):
                 self.shares[index, rank] = ranks.probability_share[rank]
                 self.match[index, rank] = np.asarray(ranks.match_given_probability[rank])[bins]

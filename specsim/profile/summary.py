@@ -10,7 +10,7 @@ import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 from scipy.optimize import brentq
 
-from specsim.profile.confidence_model import iid_mean_accepted_length
+from specsim.profile.confidence_model import bin_centres, confidence_bins, iid_mean_accepted_length
 from specsim.profile.fit import predict
 from specsim.profile.schema import (
     CategoryAcceptance,
@@ -202,14 +202,13 @@ def top_w_hit(curve: CategoryAcceptance, width: int) -> float:
     """E over the first position's confidence bins of min(1, Σ_{r≤w} P(target picks candidate r)),
     each bin at its centre."""
     edges = np.asarray(curve.confidence_bin_edges)
-    centres = (edges[:-1] + edges[1:]) / 2
+    centres = bin_centres(edges)
     chance = np.asarray(curve.accept_given_confidence, dtype=float).copy()
     ranks = curve.ranks
     for rank in range(width - 1):
         assert ranks is not None
         probability = ranks.probability_share[rank] * (1.0 - centres)
-        bins = np.clip(np.searchsorted(edges, probability, side="right") - 1, 0, len(centres) - 1)
-        chance += np.asarray(ranks.match_given_probability[rank])[bins]
+        chance += np.asarray(ranks.match_given_probability[rank])[confidence_bins(probability, edges)]
     return float(np.asarray(curve.confidence_hist_by_position[0]) @ np.minimum(chance, 1.0))
 
 
