@@ -73,9 +73,14 @@ class SampledTrees:
         return tree
 
     def verify_tree(self, selected: np.ndarray) -> np.ndarray:
-        tree = self._tree
-        assert tree is not None
-        # a node passes when selected and its rank is the target's pick at its parent
-        pick = at_parent(tree, self._root_choice, self._node_choice)
-        passing = selected & (tree.ranks == pick) & (pick > 0)
-        return (accepted_path(tree, passing) >= 0).sum(axis=1)
+        assert self._tree is not None
+        return accepted_by_rank(self._tree, selected, self._root_choice, self._node_choice)
+
+
+def accepted_by_rank(tree: DraftTree, selected: np.ndarray, root_pick: np.ndarray,
+                     node_pick: np.ndarray) -> np.ndarray:
+    """Accepted length per request when the target's pick at each node is a candidate's rank
+    (`root_pick` [B], `node_pick` [B, N]; 0: none of them): a selected node passes when its rank
+    is the pick at its parent."""
+    pick = at_parent(tree, root_pick, node_pick)
+    return (accepted_path(tree, selected & (tree.ranks == pick) & (pick > 0)) >= 0).sum(axis=1)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from sim.tree_sampling import accepted_by_rank
 from specsim.engine.tree import TreeBuilder, accepted_path, at_parent, check_selection
 from specsim.policy.base import top_nodes
 from specsim.policy.static_tree import StaticTree
@@ -26,22 +27,17 @@ def test_each_depth_keeps_the_candidates_of_highest_path_probability() -> None:
     assert tree.depth_counts.tolist() == [[2, 2], [1, 2]]
 
 
-def _accepted(tree, selected, root_pick, node_pick):
-    """The simulator's rule: a selected node passes when its rank is the target's pick at its parent."""
-    pick = at_parent(tree, root_pick, node_pick)
-    return (accepted_path(tree, selected & (tree.ranks == pick) & (pick > 0)) >= 0).sum(axis=1)
-
-
 def test_the_accepted_path_follows_the_targets_choices_through_selected_nodes() -> None:
     tree = _two_requests()
     everything = tree.depths > 0
     # request 0: the target picks rank 1 at the root, none below; request 1: rank 1, then rank 1
     choices = np.array([[0, 2, 0, 0], [1, 0, 0, 0]])
-    assert _accepted(tree, everything, np.array([1, 1]), choices).tolist() == [1, 2]
+    assert accepted_by_rank(tree, everything, np.array([1, 1]), choices).tolist() == [1, 2]
     # the root's second candidate chosen: request 0 has it (node 1), request 1 never drafted it
-    assert _accepted(tree, everything, np.array([2, 2]), choices).tolist() == [1, 0]
+    assert accepted_by_rank(tree, everything, np.array([2, 2]), choices).tolist() == [1, 0]
     # a matching node that was not selected is not accepted
-    assert _accepted(tree, everything & (tree.depths == 1), np.array([1, 1]), choices).tolist() == [1, 1]
+    first_level = everything & (tree.depths == 1)
+    assert accepted_by_rank(tree, first_level, np.array([1, 1]), choices).tolist() == [1, 1]
     # the path itself: request 1 went through node 0, then node 1
     pick = at_parent(tree, np.array([1, 1]), choices)
     assert accepted_path(tree, everything & (tree.ranks == pick)).tolist() == [[0, -1], [0, 1]]
