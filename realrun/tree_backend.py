@@ -87,9 +87,7 @@ class RealTrees:
         write_at: list[np.ndarray] = []  # per depth [B, width]: the node's draft-cache position
         ancestors: list[np.ndarray] = []  # per depth [B, width, depth]: write positions root → node
         for depth in range(widths.shape[1]):
-            frontier_valid = builder.frontier_valid
-            builder.expand(np.where(frontier_valid[:, :, None], probabilities.reshape(batch, -1, branching),
-                                    np.nan), widths[:, depth])
+            builder.expand(probabilities.reshape(batch, -1, branching), widths[:, depth])
             chosen, valid = builder.chosen, builder.chosen_valid
             tokens = np.take_along_axis(candidates.reshape(batch, -1), chosen, axis=1)
             node_tokens.append(np.where(valid, tokens, 0))

@@ -56,11 +56,10 @@ class SampledTrees:
         pick = pick.reshape(batch, -1)
         choices: list[np.ndarray] = []  # per depth: the target's pick at each frontier node [B, F]
         for depth in range(depths):
-            frontier = builder.frontier.shape[1]
+            frontier = builder.frontier_valid.shape[1]
             part = slice(offsets[depth], offsets[depth] + frontier)
             choices.append(pick[:, part])
-            builder.expand(np.where(builder.frontier_valid[:, :, None], probabilities[:, part], np.nan),
-                           widths[:, depth])
+            builder.expand(probabilities[:, part], widths[:, depth])
         tree, columns = builder.finish()
         # the picks by node: depth 0's single frontier node is the root, later frontiers are
         # the nodes of the depth before, by column (the deepest nodes expand nothing: 0)

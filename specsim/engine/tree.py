@@ -13,19 +13,22 @@ class TreeBuilder:
     """Beam growth: at each depth every frontier node offers its candidates (their draft
     probabilities, most probable first), and each request keeps the `keep[i]` candidates of
     highest path probability (ties: earlier parent, then better rank). Nodes are numbered in the
-    order they are made ("columns"); `finish` packs each request's nodes to the front."""
+    order they are made ("columns"): a depth's columns follow the previous depth's, the same for
+    every request, so a column's depth and its parent's column follow from its candidate index
+    alone. `finish` packs each request's nodes to the front."""
 
     def __init__(self, batch: int) -> None:
         self.batch = batch
         self._rows = np.arange(batch)[:, None]  # row index for [B, n] fancy indexing
-        self._parents: list[np.ndarray] = []
-        self._ranks: list[np.ndarray] = []
-        self._probabilities: list[np.ndarray] = []
+        # per depth: the chosen candidates' flat indices [B, width], all candidates [B, F·R], the
+        # chosen nodes' paths and validity [B, width], the branching R
+        self._chosen: list[np.ndarray] = []
+        self._candidates: list[np.ndarray] = []
         self._paths: list[np.ndarray] = []
         self._valid: list[np.ndarray] = []
+        self._branching: list[int] = []
         self.columns = 0
-        # the nodes the next depth grows from: their columns (−1: the root), paths, validity
-        self.frontier = np.full((batch, 1), -1, dtype=np.int64)
+        # the nodes the next depth grows from (the root first): their paths and validity
         self.frontier_path = np.ones((batch, 1))
         self.frontier_valid = np.ones((batch, 1), dtype=bool)
         self.chosen = np.zeros((batch, 0), dtype=np.int64)
@@ -33,30 +36,29 @@ class TreeBuilder:
 
     @property
     def depth(self) -> int:
-        return len(self._parents)
+        return len(self._chosen)
 
     def expand(self, candidates: np.ndarray, keep: np.ndarray) -> None:
         """candidates [B, F, R]: the draft probability of each frontier node's r-th candidate
-        (NaN: none); keep [B]: how many to keep per request at this depth."""
+        (NaN: none; an invalid frontier node's are ignored); keep [B]: how many to keep per
+        request at this depth."""
         batch, frontier, branching = candidates.shape
         path = (self.frontier_path[:, :, None] * candidates).reshape(batch, -1)
         usable = (self.frontier_valid[:, :, None] & ~np.isnan(candidates)).reshape(batch, -1)
-        key = np.where(usable, path, -np.inf)
         width = min(int(keep.max()) if batch else 0, frontier * branching)
-        chosen = np.argsort(-key, axis=1, kind="stable")[:, :width]
+        # ascending −path is descending path; the unusable last
+        chosen = np.argsort(np.where(usable, -path, np.inf), axis=1, kind="stable")[:, :width]
         rows = self._rows
         valid = (np.arange(width)[None, :] < keep[:, None]) & usable[rows, chosen]
-        # stored raw: `finish` keeps only the valid columns and fills the rest
-        self._parents.append(self.frontier[rows, chosen // branching])
-        self._ranks.append(chosen % branching + 1)
-        self._probabilities.append(candidates.reshape(batch, -1)[rows, chosen])
         paths = path[rows, chosen]
+        self._chosen.append(chosen)
+        self._candidates.append(candidates.reshape(batch, -1))
         self._paths.append(paths)
         self._valid.append(valid)
+        self._branching.append(branching)
         # the columns just made, as indices into the flattened [F·R] candidates (the real engine
         # reads their tokens from its top-k this way)
         self.chosen, self.chosen_valid = chosen, valid
-        self.frontier = self.columns + np.arange(width, dtype=np.int64)[None, :].repeat(batch, axis=0)
         self.frontier_path = paths  # the invalid ones are masked by frontier_valid
         self.frontier_valid = valid
         self.columns += width
@@ -64,32 +66,46 @@ class TreeBuilder:
     def finish(self) -> tuple[DraftTree, np.ndarray]:
         """The tree, and [B, N] each node's column (for per-column data kept by the caller)."""
         batch = self.batch
-        if not self._parents:
+        if not self._chosen:
             empty = np.zeros((batch, 0), dtype=np.int64)
             return DraftTree(empty, empty, empty, np.zeros((batch, 0)), np.zeros((batch, 0)),
                              np.zeros(batch, dtype=np.int64)), empty
+        widths = [part.shape[1] for part in self._chosen]
+        starts = np.cumsum([0, *widths])
+        # per column: its depth, its depth's branching, where its parent's depth starts (−1 at
+        # depth 1: the root's single frontier node is candidate group 0, so parent = −1), and
+        # where its depth's candidates start in the concatenation
+        depth_of = np.repeat(np.arange(1, len(widths) + 1), widths)
+        branching_of = np.repeat(self._branching, widths)
+        parent_start = np.repeat([-1, *starts[:-2]], widths)
+        candidate_sizes = [part.shape[1] for part in self._candidates]
+        candidate_start = np.repeat(np.cumsum([0, *candidate_sizes[:-1]]), widths)
+        chosen = np.concatenate(self._chosen, axis=1)
         valid = np.concatenate(self._valid, axis=1)
-        depths = np.concatenate([np.where(v, d + 1, 0) for d, v in enumerate(self._valid)], axis=1)
+        parents = chosen // branching_of + parent_start
+        ranks = chosen % branching_of + 1
+        probabilities = np.take_along_axis(np.concatenate(self._candidates, axis=1), chosen + candidate_start,
+                                           axis=1)
+        paths = np.concatenate(self._paths, axis=1)
+        depths = np.broadcast_to(depth_of, valid.shape)
         sizes = valid.sum(axis=1)
-        width = int(sizes.max()) if batch else 0
+        if valid.all():  # every request kept every column: already packed
+            columns = np.broadcast_to(np.arange(valid.shape[1]), valid.shape)
+            return DraftTree(parents, depths.copy(), ranks, probabilities, paths, sizes), columns
+        width = int(sizes.max())
         columns = np.argsort(~valid, axis=1, kind="stable")[:, :width]  # valid nodes first, in order
-        # a column's packed index, to renumber parents
-        packed = np.cumsum(valid, axis=1) - 1
+        packed = np.cumsum(valid, axis=1) - 1  # a column's packed index, to renumber parents
         rows = self._rows
-        parents = np.concatenate(self._parents, axis=1)[rows, columns]
+        parents = parents[rows, columns]
         parents = np.where(parents >= 0, packed[rows, np.maximum(parents, 0)], parents)
         keep = np.arange(width)[None, :] < sizes[:, None]
-
-        def pack(parts: list[np.ndarray], fill: float) -> np.ndarray:
-            return np.where(keep, np.concatenate(parts, axis=1)[rows, columns], fill)
-
         tree = DraftTree(
             parents=np.where(keep, parents, -2),
             depths=np.where(keep, depths[rows, columns], 0),
-            ranks=pack(self._ranks, 0).astype(np.int64),
-            probabilities=pack(self._probabilities, np.nan),
-            path=pack(self._paths, np.nan),
-            sizes=sizes.astype(np.int64),
+            ranks=np.where(keep, ranks[rows, columns], 0),
+            probabilities=np.where(keep, probabilities[rows, columns], np.nan),
+            path=np.where(keep, paths[rows, columns], np.nan),
+            sizes=sizes,
         )
         return tree, np.where(keep, columns, -1)
 

@@ -250,17 +250,20 @@ class Adaptive(Policy):
 
     def plan_verify(self, view: BatchView, drafts: Drafts) -> np.ndarray:
         lengths = drafts.lengths
-        if not self.verifier:
+        if not self.verifier or len(lengths) == 0:
             return lengths
-        removals = self.removal_order(drafts)
-        if len(removals) == 0:
+        width = int(lengths.max())
+        if width == 0:
             return lengths
-        rows, values = removals
+        path = self.path_confidence(drafts.confidences[:, :width])
+        drafted = np.arange(width)[None, :] < lengths[:, None]
+        values = np.sort(path[drafted])  # the drafted tokens' ĉ in removal order
         removed = self.removal_count(view, lengths, values)
         if self.trim == "graph":
             removed = self.trimmed_to_graph(view, len(values), removed)
-        if removed == 0:
+        if removed == 0:  # most steps: the order of the tokens is never needed
             return lengths
+        rows = removal_order(path, drafted)
         return lengths - np.bincount(rows[:removed], minlength=view.batch_size)
 
     def removal_count(self, view: BatchView, lengths: np.ndarray, values: np.ndarray) -> int:
@@ -313,19 +316,6 @@ class Adaptive(Policy):
         if forward_tokens > sizes[-1] or below < 0:
             return removed
         return min(count, removed + forward_tokens - sizes[below])
-
-    def removal_order(self, drafts: Drafts) -> tuple[np.ndarray, np.ndarray] | tuple[()]:
-        """Drafted tokens in removal order (ascending ĉ, later position first on ties): their rows
-        and their ĉ."""
-        lengths = drafts.lengths
-        width = int(lengths.max()) if len(lengths) else 0
-        if width == 0:
-            return ()
-        path = self.path_confidence(drafts.confidences[:, :width])
-        rows, positions = np.nonzero(np.arange(width)[None, :] < lengths[:, None])
-        values = path[rows, positions]
-        order = np.lexsort((-positions, values))
-        return rows[order], values[order]
 
     def _rises(self, tokens: float, newest: float, later: int, efficiency: float,
                step_s_after: Callable[[int], float]) -> bool:
@@ -380,3 +370,10 @@ class Adaptive(Policy):
             "prior_weight": self.prior_weight, "decay": self.decay, "search": self.search,
             "trim": self.trim,
         })
+
+
+def removal_order(path: np.ndarray, drafted: np.ndarray) -> np.ndarray:
+    """The rows of the drafted tokens (`drafted` [B, K]) in removal order: ascending ĉ (`path`),
+    the later position first on ties — so a request always loses its tail first."""
+    rows, positions = np.nonzero(drafted)
+    return rows[np.lexsort((-positions, path[rows, positions]))]

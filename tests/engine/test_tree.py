@@ -48,7 +48,7 @@ def test_top_nodes_are_closed_under_ancestors() -> None:
     for _ in range(20):
         builder = TreeBuilder(5)
         for _ in range(4):
-            frontier = builder.frontier.shape[1]
+            frontier = builder.frontier_valid.shape[1]
             candidates = np.sort(rng.random((5, frontier, 3)), axis=2)[:, :, ::-1]
             builder.expand(candidates, rng.integers(1, 5, size=5))
         tree = builder.finish()[0]
