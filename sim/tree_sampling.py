@@ -47,7 +47,7 @@ class SampledTrees:
         slots = [1, *(int(width) for width in widths[:, :-1].max(axis=0))] if depths else []
         offsets = np.cumsum([0, *slots])
         rows = np.repeat(np.arange(batch), offsets[-1])
-        position = np.tile(np.repeat(np.arange(depths), slots), batch)
+        position = np.repeat(np.arange(depths), slots)[None, :].repeat(batch, axis=0).ravel()
         top, top_match = self.model.sample_nodes(self.rng, category[rows], latent[rows], position)
         probabilities, match = self.ranks.candidates(category[rows], top, top_match)
         pick = (self.rng.random(len(rows))[:, None] >= np.cumsum(match, axis=1)).sum(axis=1) + 1
@@ -67,7 +67,7 @@ class SampledTrees:
         by_column = np.zeros((batch, builder.columns + 1), dtype=np.int64)
         later = np.concatenate(choices[1:], axis=1) if len(choices) > 1 else by_column[:, :0]
         by_column[:, :later.shape[1]] = later
-        self._node_choice = np.where(columns >= 0, np.take_along_axis(by_column, columns, axis=1), 0)
+        self._node_choice = np.where(columns >= 0, by_column[np.arange(batch)[:, None], columns], 0)
         self._tree = tree
         return tree
 

@@ -70,32 +70,39 @@ class TreeBuilder:
             empty = np.zeros((batch, 0), dtype=np.int64)
             return DraftTree(empty, empty, empty, np.zeros((batch, 0)), np.zeros((batch, 0)),
                              np.zeros(batch, dtype=np.int64)), empty
-        widths = [part.shape[1] for part in self._chosen]
-        starts = np.cumsum([0, *widths])
         # per column: its depth, its depth's branching, where its parent's depth starts (−1 at
         # depth 1: the root's single frontier node is candidate group 0, so parent = −1), and
         # where its depth's candidates start in the concatenation
-        depth_of = np.repeat(np.arange(1, len(widths) + 1), widths)
-        branching_of = np.repeat(self._branching, widths)
-        parent_start = np.repeat([-1, *starts[:-2]], widths)
-        candidate_sizes = [part.shape[1] for part in self._candidates]
-        candidate_start = np.repeat(np.cumsum([0, *candidate_sizes[:-1]]), widths)
+        depth_of: list[int] = []
+        branching_of: list[int] = []
+        parent_start: list[int] = []
+        candidate_start: list[int] = []
+        column = candidate = 0
+        previous_start = -1
+        for depth, (part, branching) in enumerate(zip(self._chosen, self._branching, strict=True)):
+            width = part.shape[1]
+            depth_of += [depth + 1] * width
+            branching_of += [branching] * width
+            parent_start += [previous_start] * width
+            candidate_start += [candidate] * width
+            previous_start, column = column, column + width
+            candidate += self._candidates[depth].shape[1]
+        meta = np.array([depth_of, branching_of, parent_start, candidate_start], dtype=np.int64)
         chosen = np.concatenate(self._chosen, axis=1)
         valid = np.concatenate(self._valid, axis=1)
-        parents = chosen // branching_of + parent_start
-        ranks = chosen % branching_of + 1
-        probabilities = np.take_along_axis(np.concatenate(self._candidates, axis=1), chosen + candidate_start,
-                                           axis=1)
+        parents = chosen // meta[1] + meta[2]
+        ranks = chosen % meta[1] + 1
+        rows = self._rows
+        probabilities = np.concatenate(self._candidates, axis=1)[rows, chosen + meta[3]]
         paths = np.concatenate(self._paths, axis=1)
-        depths = np.broadcast_to(depth_of, valid.shape)
+        depths = meta[0][None, :].repeat(batch, axis=0)
         sizes = valid.sum(axis=1)
         if valid.all():  # every request kept every column: already packed
-            columns = np.broadcast_to(np.arange(valid.shape[1]), valid.shape)
-            return DraftTree(parents, depths.copy(), ranks, probabilities, paths, sizes), columns
+            columns = np.arange(column, dtype=np.int64)[None, :].repeat(batch, axis=0)
+            return DraftTree(parents, depths, ranks, probabilities, paths, sizes), columns
         width = int(sizes.max())
         columns = np.argsort(~valid, axis=1, kind="stable")[:, :width]  # valid nodes first, in order
         packed = np.cumsum(valid, axis=1) - 1  # a column's packed index, to renumber parents
-        rows = self._rows
         parents = parents[rows, columns]
         parents = np.where(parents >= 0, packed[rows, np.maximum(parents, 0)], parents)
         keep = np.arange(width)[None, :] < sizes[:, None]
@@ -114,27 +121,33 @@ def at_parent(tree: DraftTree, at_root: np.ndarray, at_node: np.ndarray) -> np.n
     """[B, N]: for every node, the value its parent holds — `at_root[i]` for the root's children,
     `at_node[i, parent]` for the others (padding: anything)."""
     parents = tree.parents
-    from_node = np.take_along_axis(at_node, np.maximum(parents, 0), axis=1)
+    from_node = at_node[np.arange(len(parents))[:, None], np.maximum(parents, 0)]
     return np.where(parents == -1, at_root[:, None], from_node)
 
 
 def accepted_path(tree: DraftTree, passing: np.ndarray) -> np.ndarray:
     """The accepted path under greedy verification, [B, depth]: at each level the node it went
-    through (−1 past its end). From the root it moves to the child that `passing` marks — a
-    selected node holding the target's choice at its parent; under greedy at most one child of a
-    node can — until there is none. Its length is `(path >= 0).sum(axis=1)`."""
-    batch = len(tree.sizes)
+    through (−1 past its end) — from the root down through the nodes `passing` marks (a selected
+    node holding the target's choice at its parent), as long as each one's parent was reached.
+    Under greedy at most one child of a node can pass, so the reached nodes form one path, and
+    in breadth-first order they come root to leaf. Its length is `(path >= 0).sum(axis=1)`."""
+    batch, nodes = tree.parents.shape
     depth = int(tree.depths.max()) if tree.depths.size else 0
     path = np.full((batch, max(depth, 1)), -1, dtype=np.int64)
-    current = np.full(batch, -1, dtype=np.int64)
-    alive = np.ones(batch, dtype=bool)
-    for level in range(depth):
-        match = passing & (tree.parents == current[:, None])
-        alive &= match.any(axis=1)
-        if not alive.any():
-            break
-        current = np.where(alive, match.argmax(axis=1), current)
-        path[alive, level] = current[alive]
+    if not passing.any():
+        return path
+    levels = int(tree.depths[passing].max())
+    # column 0 is the root, always reached; node n is column n + 1 (padding's parent −2: the root,
+    # harmless as padding never passes)
+    reached = np.zeros((batch, nodes + 1), dtype=bool)
+    reached[:, 0] = True
+    parent_column = np.maximum(tree.parents, -1) + 1
+    rows = np.arange(batch)[:, None]
+    for _ in range(levels):  # each round reaches one level deeper
+        reached[:, 1:] = passing & reached[rows, parent_column]
+    on_path = reached[:, 1:]
+    order = np.argsort(~on_path, axis=1, kind="stable")[:, :levels]
+    path[:, :levels] = np.where(np.arange(levels)[None, :] < on_path.sum(axis=1)[:, None], order, -1)
     return path
 
 
@@ -152,7 +165,7 @@ def check_selection(tree: DraftTree, selected: np.ndarray, budgets: np.ndarray, 
         raise ValueError(f"{label()}: select_nodes chose padding past a request's tree")
     parents = tree.parents
     has_parent = selected & (parents >= 0)
-    parent_chosen = np.take_along_axis(selected, np.maximum(parents, 0), axis=1)
+    parent_chosen = selected[np.arange(len(parents))[:, None], np.maximum(parents, 0)]
     if (has_parent & ~parent_chosen).any():
         raise ValueError(f"{label()}: select_nodes chose a node without its parent")
     counts = selected.sum(axis=1)

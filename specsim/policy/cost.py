@@ -271,16 +271,14 @@ def tree_passes(depth_counts: np.ndarray) -> tuple[list[int], list[int]]:
     """Draft passes of a batch of trees with depth_counts[i, j] nodes at depth j + 1: pass j runs
     the requests with nodes at depth j + 1, each feeding its frontier (the root for the first
     pass, its depth-j nodes after): (rows, tokens) per pass."""
-    rows: list[int] = []
-    tokens: list[int] = []
-    for depth in range(depth_counts.shape[1]):
-        growing = depth_counts[:, depth] > 0
-        count = int(growing.sum())
-        if count == 0:
-            break
-        rows.append(count)
-        tokens.append(count if depth == 0 else int(depth_counts[growing, depth - 1].sum()))
-    return rows, tokens
+    growing = depth_counts > 0
+    rows = growing.sum(axis=0).tolist()
+    if 0 in rows:  # no request reaches this depth: nor any deeper one
+        rows = rows[:rows.index(0)]
+    if not rows:
+        return [], []
+    fed = (depth_counts[:, :len(rows) - 1] * growing[:, 1:len(rows)]).sum(axis=0).tolist()
+    return rows, [rows[0], *fed]
 
 
 def still_drafting(draft_lengths: np.ndarray, longest: int) -> list[int]:

@@ -131,7 +131,7 @@ class SloCustomized(Policy):
         if budget == 0:
             return np.zeros(tree.depths.shape, dtype=bool)
         order = tree.by_path()
-        path = np.take_along_axis(tree.path, order, axis=1)
+        path = tree.path[np.arange(batch)[:, None], order]
         path = np.where(np.isnan(path), 0.0, path)  # padding: never wanted, past each request's size
         cost, context = view.cost, view.mean_context_tokens
         pass_rows, pass_tokens = tree_passes(tree.depth_counts)
