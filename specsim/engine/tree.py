@@ -40,11 +40,11 @@ class TreeBuilder:
 
     def expand(self, candidates: np.ndarray, keep: np.ndarray) -> None:
         """candidates [B, F, R]: the draft probability of each frontier node's r-th candidate
-        (NaN: none; an invalid frontier node's are ignored); keep [B]: how many to keep per
+        (an invalid frontier node's are ignored, NaN or not); keep [B]: how many to keep per
         request at this depth."""
         batch, frontier, branching = candidates.shape
         path = (self.frontier_path[:, :, None] * candidates).reshape(batch, -1)
-        usable = (self.frontier_valid[:, :, None] & ~np.isnan(candidates)).reshape(batch, -1)
+        usable = self.frontier_valid.repeat(branching, axis=1)  # [B, F·R], each node's R in a row
         width = min(int(keep.max()) if batch else 0, frontier * branching)
         # ascending −path is descending path; the unusable last
         chosen = np.argsort(np.where(usable, -path, np.inf), axis=1, kind="stable")[:, :width]

@@ -33,7 +33,7 @@ policy cannot tell which world it runs in. Everything is numpy arrays aligned wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -102,14 +102,19 @@ class DraftTree:
     probabilities: np.ndarray  # float64: draft probability of its token given its path; NaN padding
     path: np.ndarray  # float64: product of probabilities from the root; NaN padding
     sizes: np.ndarray  # int64 [B]: nodes per request
+    # depth_counts, once asked (the policy and the step's price both ask)
+    _depth_counts: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def depth_counts(self) -> np.ndarray:
         """[B, D]: nodes per request at each depth 1..D."""
-        batch = len(self.sizes)
-        depth = int(self.depths.max()) if self.depths.size else 0
-        flat = (np.arange(batch)[:, None] * (depth + 1) + self.depths).ravel()
-        return np.bincount(flat, minlength=batch * (depth + 1)).reshape(batch, depth + 1)[:, 1:]
+        if self._depth_counts is None:
+            batch = len(self.sizes)
+            depth = int(self.depths.max()) if self.depths.size else 0
+            flat = (np.arange(batch)[:, None] * (depth + 1) + self.depths).ravel()
+            counts = np.bincount(flat, minlength=batch * (depth + 1)).reshape(batch, depth + 1)[:, 1:]
+            self._depth_counts = counts
+        return self._depth_counts
 
     def by_path(self) -> np.ndarray:
         """[B, N] node indices per request by falling path probability (ties: earlier node first),

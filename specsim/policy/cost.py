@@ -77,15 +77,17 @@ class CostEstimator:
     # -- the price of a step --------------------------------------------------------------------
     def price(self, batch: int, draft_lengths: np.ndarray | None, longest: int, shortest: int,
               verified_total: int, context_tokens: float, chunks: list[tuple[int, int]] | tuple[()],
-              first_pass_tokens: int = 1) -> tuple[float, float, float, float]:
+              first_pass_tokens: int = 1, later_passes: bool = True) -> tuple[float, float, float, float]:
         """(draft_s, verify_s, prefill_s, overhead_s) of a step: `batch` decode rows drafting
         `draft_lengths` (None: every row `longest`) and verifying `verified_total` tokens in all,
-        on a mean context, beside prefill `chunks` of (tokens, tokens already cached)."""
+        on a mean context, beside prefill `chunks` of (tokens, tokens already cached).
+        `later_passes=False`: draft_s counts the first draft pass only (for callers that need
+        the rest of the step, which a fused engine's first pass shares with the chunks)."""
         drafting = longest > 0
         if self.fused:
             draft_s, verify_s, prefill_s = self._fused(
                 batch, draft_lengths, longest, shortest, verified_total, context_tokens, chunks,
-                first_pass_tokens)
+                first_pass_tokens, later_passes)
         else:
             draft_s = self._draft_passes_s(batch, draft_lengths, longest, shortest, context_tokens,
                                            first_pass_tokens)
@@ -137,9 +139,9 @@ class CostEstimator:
 
     def _fused(self, batch: int, draft_lengths: np.ndarray | None, longest: int, shortest: int,
                verified_total: int, context_tokens: float, chunks: list[tuple[int, int]] | tuple[()],
-               first_pass_tokens: int) -> tuple[float, float, float]:
+               first_pass_tokens: int, later_passes: bool = True) -> tuple[float, float, float]:
         """One target forward over decode rows and chunks; draft passes, the first ingesting the
-        chunks. prefill_s is what the chunks added."""
+        chunks (the later ones priced only if `later_passes`). prefill_s is what the chunks added."""
         target, draft = self.engine.target, self.engine.draft
         assert target is not None and draft is not None
         decode_tokens = batch + verified_total
@@ -167,9 +169,12 @@ class CostEstimator:
                 first_s = (pass_s if first_pass_tokens == 1
                            else draft.rows_s(batch, float(first_pass_tokens), context_tokens))
             else:
-                rows = still_drafting(draft_lengths, longest)
-                first_rows = rows[1]
-                later_s = sum(draft.rows_s(rows[s], 1.0, context_tokens) for s in range(2, longest + 1))
+                if later_passes:
+                    rows = still_drafting(draft_lengths, longest)
+                    first_rows = rows[1]
+                    later_s = sum(draft.rows_s(rows[s], 1.0, context_tokens) for s in range(2, longest + 1))
+                else:
+                    first_rows, later_s = int(np.count_nonzero(draft_lengths)), 0.0
                 first_s = draft.rows_s(first_rows, float(first_pass_tokens), context_tokens)
             draft_s = first_s + later_s
             if chunks and self.uses_draft:
@@ -259,7 +264,8 @@ class CostEstimator:
         chunks = self.chunks_for(batch + verified_total)
         if self.fused:  # the draft's first pass carries the chunks too, so the prefill needs it priced
             _, verify_s, prefill_s, overhead_s = self.price(
-                batch, draft_lengths, longest, shortest, verified_total, context_tokens, chunks)
+                batch, draft_lengths, longest, shortest, verified_total, context_tokens, chunks,
+                later_passes=False)
         else:  # the draft passes are apart from the rest: no need to price them
             verify_s, prefill_s = self._separate_verify_prefill_s(batch, verified_total, context_tokens,
                                                                   chunks)
