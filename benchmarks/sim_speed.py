@@ -3,6 +3,9 @@
     steps/s      engine steps simulated per wall second (all replicas together)
     × simpy      steps/s as a share of a bare SimPy timeout loop timed in the same process just
                  before (the machine's speed drifts; the ratio much less): the goal is ≥ 0.10
+
+and, per scenario and engine, a floor row: `fixed:k=4` asked at every step (no spans), what any
+policy that decides each step pays before its own work
     requests/s   requests finished per wall second
     sim/wall     simulated seconds per wall second
 
@@ -38,6 +41,7 @@ import simpy
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sim import simulate
+from sim.sampling import SampledSpeculation
 from specsim.policy import POLICIES
 from specsim.profile import Profile, load_profile
 from specsim.scenario import Scenario, build_requests, load_scenario, scenario_from_dict
@@ -108,6 +112,20 @@ def measure(scenario: Scenario, policy: str, seed: int, repeats: int, profile: P
         walls.append(time.perf_counter() - start)
         rows.append(speed_row(result, walls[-1], loop_rate))
     return rows[walls.index(statistics.median_low(walls))]
+
+
+FLOOR_LABEL = "floor (k=4 per step)"
+
+
+def measure_floor(scenario: Scenario, seed: int, repeats: int, profile: Profile) -> dict[str, Any]:
+    """`fixed:k=4` asked at every step, as the adaptive policies are, instead of run in spans of
+    steps known ahead: the scheduler, sampling, pricing and records of a step whose policy does
+    almost nothing — the floor under every policy that decides each step (the tests' switch)."""
+    SampledSpeculation.span_steps = False
+    try:
+        return measure(scenario, "fixed:k=4", seed, repeats, profile)
+    finally:
+        SampledSpeculation.span_steps = True
 
 
 def speed_row(result: Any, wall_s: float, loop_rate: float) -> dict[str, Any]:
@@ -197,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 print_row(f"{label}, {engine}", policy, row)
                 walls[(label, policy, engine)] = row["wall_s"]
+        for engine, profile in engines.items():
+            print_row(f"{label}, {engine}", FLOOR_LABEL, measure_floor(scenario, args.seed, repeats, profile))
     # the same traffic simulated: a fused engine's steps are fewer and longer, so steps/s alone
     # would compare unlike things; wall time for the same scenario is the cost of the engine model
     ratios = [f"{label}, {policy} ×{wall / walls[(label, policy, 'separate')]:.2f}"
