@@ -193,7 +193,7 @@ def top_nodes(tree: DraftTree, counts: np.ndarray, order: np.ndarray | None = No
     ancestors, see DraftTree.by_path; `order`: that order, where the caller has it already)."""
     order = tree.by_path() if order is None else order
     rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :].repeat(len(order), axis=0), axis=1)
+    rank[np.arange(len(order))[:, None], order] = np.arange(order.shape[1])[None, :]  # node → its place
     return rank < np.minimum(counts, tree.sizes)[:, None]
 
 

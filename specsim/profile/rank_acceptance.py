@@ -52,14 +52,12 @@ class RankModel:
         """Draft probabilities [M, branching] of each node's candidates and P(the target picks
         each) [M, branching], given the top candidate's (from the sequence model)."""
         category = np.asarray(category, dtype=np.intp)
-        rest = self.shares[category] * (1.0 - top_probability)[:, None]
+        rest = np.take(self.shares, category, axis=0) * (1.0 - top_probability)[:, None]
         slices = np.minimum((rest * LEVELS).astype(np.intp), LEVELS - 1)
         extra = self.shares.shape[1]
         match_rest = self.match[category[:, None], np.arange(extra)[None, :], slices]
         probabilities = np.concatenate([top_probability[:, None], rest], axis=1)
         match = np.concatenate([top_match[:, None], match_rest], axis=1)
-        total = match.sum(axis=1)
-        over = total > 1.0
-        if over.any():
-            match[over] /= total[over, None]
+        # where they sum past 1, scaled to 1 (elsewhere divided by 1: unchanged, bit for bit)
+        match /= np.maximum(match.sum(axis=1), 1.0)[:, None]
         return probabilities, match
