@@ -24,6 +24,7 @@ from realrun.prompts import find_prompt_file, request_prompts
 from specsim.engine.records import RunLog
 from specsim.engine.scheduler import BatchLimits, Scheduler
 from specsim.engine.synthetic_acceptance import SyntheticAcceptance
+from specsim.engine.tree import refuse_unsupported_trees
 from specsim.errors import SpecsimError
 from specsim.metrics import summarize
 from specsim.policy import make_policy
@@ -69,10 +70,9 @@ def serve(scenario: Scenario, policy_spec: str | dict, seed: int, target: str | 
     if policy.uses_draft and draft is None:
         raise SpecsimError(f"--draft is required: policy {label!r} drafts (only 'none' runs without one)")
     sampling = scenario.decoding == "sampling" if sampling is None else sampling
-    if policy.drafts_trees and (sampling or scenario.acceptance is not None):
-        what = "decoding: sampling" if sampling else "acceptance: synthetic"
-        raise SpecsimError(f"{scenario.source}: {what}: policy {label!r} drafts token trees, which the real "
-                           "engine verifies greedily and losslessly only (use a sequence policy)")
+    if policy.drafts_trees:
+        refuse_unsupported_trees(scenario.source, label, sampling=sampling,
+                                 synthetic=scenario.acceptance is not None)
     profile = profile or scenario_profile(scenario)
     requests = requests if requests is not None else build_requests(scenario, seed)
     limits = _limits(scenario, profile)

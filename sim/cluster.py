@@ -19,6 +19,7 @@ from specsim.engine.prefix_cache import PrefixCache
 from specsim.engine.records import RunLog
 from specsim.engine.scheduler import BatchLimits, Scheduler
 from specsim.engine.synthetic_acceptance import SyntheticAcceptance
+from specsim.engine.tree import refuse_unsupported_trees
 from specsim.errors import SpecsimError
 from specsim.metrics import summarize
 from specsim.policy import make_policy
@@ -158,12 +159,8 @@ def _check_requests_fit(scenario: Scenario, requests: Requests, limits: BatchLim
 def _rank_model(scenario: Scenario, profile: Profile, requests: Requests, policy: Policy, label: str,
                 replayed: bool) -> RankModel:
     """A tree policy's per-rank acceptance; what trees cannot be run with is refused by name."""
-    if scenario.acceptance is not None:
-        raise SpecsimError(f"{scenario.source}: acceptance: synthetic acceptance draws an accepted count "
-                           f"for a sequence; {label} drafts trees (validate with a sequence policy)")
-    if scenario.decoding != "greedy":
-        raise SpecsimError(f"{scenario.source}: decoding: token trees ({label}) are modelled for greedy "
-                           "decoding only (multi-candidate rejection sampling is not)")
+    refuse_unsupported_trees(scenario.source, label, sampling=scenario.decoding != "greedy",
+                             synthetic=scenario.acceptance is not None)
     if replayed:
         raise SpecsimError(f"{label}: a replayed acceptance is per token of a sequence; trees cannot use it")
     assert profile.acceptance is not None

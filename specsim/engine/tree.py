@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from specsim.errors import SpecsimError
 from specsim.policy.base import DraftTree, Policy
 
 
@@ -175,3 +176,15 @@ def check_selection(tree: DraftTree, selected: np.ndarray, budgets: np.ndarray, 
     if int(counts.sum()) > int(budgets.sum()):
         raise ValueError(f"{label()}: select_nodes chose more nodes than the step's budgets hold")
     return selected
+
+
+def refuse_unsupported_trees(source: str, label: str, sampling: bool, synthetic: bool) -> None:
+    """Trees are verified greedily, each node against the target's own choice — in both worlds;
+    what they cannot run with is refused by name (the scenario's file and field)."""
+    if synthetic:
+        raise SpecsimError(f"{source}: acceptance: synthetic acceptance draws an accepted count for a "
+                           f"sequence; policy {label!r} drafts token trees (use a sequence policy)")
+    if sampling:
+        raise SpecsimError(f"{source}: decoding: sampling: policy {label!r} drafts token trees, which are "
+                           "verified greedily only (multi-candidate rejection sampling is not modelled); "
+                           "use greedy decoding or a sequence policy")

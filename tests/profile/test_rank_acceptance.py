@@ -78,7 +78,7 @@ def test_a_tree_wider_than_the_profiles_ranks_is_refused() -> None:
 
 @pytest.mark.parametrize(("extra", "message"), [
     ({"acceptance": {"kind": "synthetic", "rates": [0.7]}}, "acceptance: synthetic acceptance"),
-    ({"decoding": "sampling"}, "decoding: token trees"),
+    ({"decoding": "sampling"}, "decoding: sampling: policy .slo_customized. drafts token trees"),
 ])
 def test_what_trees_cannot_run_with_is_refused_by_name(extra, message) -> None:
     profile = linear_profile(draft_step_s=0.001, verify_base_s=0.01,
