@@ -30,23 +30,25 @@ from specsim.policy.base import DraftTree
 
 
 class TreeCache(BatchCache):
-    """A forward over rows 0..B-1 writing each query at a given slot position, with given RoPE
-    positions and a given visibility [B, W, L]; padded queries write to the scratch column."""
+    """A forward over `rows` (None: rows 0..B-1) writing each query at a given slot position,
+    with given RoPE positions and a given visibility [B, W, L], B the rows taken; padded queries
+    write to the scratch column."""
 
-    def __init__(self, kv: SlotKV, write_at: np.ndarray, positions: np.ndarray, visible: np.ndarray) -> None:
+    def __init__(self, kv: SlotKV, write_at: np.ndarray, positions: np.ndarray, visible: np.ndarray,
+                 rows: np.ndarray | None = None) -> None:
         device = kv.device
         self.kv = kv
-        self.rows = None
         self.batch = write_at.shape[0]
+        self.rows = None if rows is None else torch.from_numpy(rows)
         self.width = write_at.shape[1]
         self.kv_length = visible.shape[2]
         if self.kv_length + 1 > kv.capacity:
             raise RuntimeError(f"KV slot overflow: {self.kv_length} tokens > capacity {kv.capacity - 1}")
-        self.start = kv.lengths[: self.batch].clone()
+        self.start = (kv.lengths[: self.batch] if self.rows is None else kv.lengths[self.rows]).clone()
         self.position_ids = torch.from_numpy(positions).to(device)
         self._write_at = torch.from_numpy(np.where(write_at >= 0, write_at, kv.capacity - 1)).to(device)
         self.mask = torch.from_numpy(visible)[:, None].to(device)
-        self._row_index = torch.arange(self.batch, device=device)
+        self._row_index = (torch.arange(self.batch) if self.rows is None else self.rows).to(device)
 
 
 class RealTrees:
@@ -101,13 +103,20 @@ class RealTrees:
                 lineage = np.concatenate([parents, positions[:, :, None]], axis=2)
             write_at.append(positions)
             ancestors.append(lineage)
-            if depth + 1 == widths.shape[1] or not valid.any():
+            # feed this depth's nodes where the next depth grows: they propose its candidates (the
+            # other rows sit the pass out, as the simulator prices it)
+            growing = np.flatnonzero(valid.any(axis=1) & (widths[:, depth + 1] > 0)) \
+                if depth + 1 < widths.shape[1] else np.zeros(0, dtype=np.int64)
+            if len(growing) == 0:
                 break
-            # feed this depth's nodes: they propose the next depth's candidates
-            logits = self._tree_forward(self.draft_model, kv, node_tokens[-1], positions, lineage, context,
-                                        context + depth)
-            probabilities, candidates = self._top(logits.reshape(batch * chosen.shape[1], -1), branching)
-            probabilities = np.where(valid.reshape(-1)[:, None], probabilities, np.nan)
+            logits = self._tree_forward(self.draft_model, kv, node_tokens[-1][growing], positions[growing],
+                                        lineage[growing], context[growing], context[growing] + depth,
+                                        None if len(growing) == batch else growing)
+            top, top_tokens = self._top(logits.reshape(len(growing) * chosen.shape[1], -1), branching)
+            probabilities = np.full((batch, chosen.shape[1], branching), np.nan)
+            candidates = np.zeros((batch, chosen.shape[1], branching), dtype=np.int64)
+            probabilities[growing] = top.reshape(len(growing), -1, branching)
+            candidates[growing] = top_tokens.reshape(len(growing), -1, branching)
         kv.lengths[:batch] = torch.from_numpy(context)  # the nodes were scratch
         tree, columns = builder.finish()
         flat = np.concatenate(node_tokens, axis=1)
@@ -122,9 +131,11 @@ class RealTrees:
         return top.values.double().cpu().numpy(), top.indices.cpu().numpy()
 
     def _tree_forward(self, model, kv: SlotKV, tokens: np.ndarray, write_at: np.ndarray, lineage: np.ndarray,
-                      visible_before: np.ndarray, position: np.ndarray) -> torch.Tensor:
-        """One forward of tree nodes [B, W] (write_at −1: padding) at RoPE position `position[i]`;
-        each sees the keys before `visible_before[i]` and its lineage's positions. Logits [B, W, V]."""
+                      visible_before: np.ndarray, position: np.ndarray,
+                      rows: np.ndarray | None = None) -> torch.Tensor:
+        """One forward of tree nodes [B, W] (write_at −1: padding) of the cache's `rows` (None: all)
+        at RoPE position `position[i]`; each sees the keys before `visible_before[i]` and its
+        lineage's positions. Logits [B, W, V]."""
         width = tokens.shape[1]
         length = int(max(write_at.max() + 1, visible_before.max()))
         keys = np.arange(length)
@@ -134,7 +145,7 @@ class RealTrees:
             visible |= (keys[None, None, :] == at[:, :, None]) & (at[:, :, None] >= 0)
         visible &= (write_at >= 0)[:, :, None] | (keys[None, None, :] == 0)  # padding: some key, unused
         positions = np.repeat(position[:, None], width, axis=1)
-        cache = TreeCache(kv, write_at, positions, visible)
+        cache = TreeCache(kv, write_at, positions, visible, rows)
         inputs = torch.from_numpy(np.where(write_at >= 0, tokens, 0))
         return self._forward(model, inputs, cache)
 
