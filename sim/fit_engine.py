@@ -7,8 +7,12 @@ and compute efficiencies (≤ 1), the host time per step, the fixed cost per tar
 forward, and the time per request outside the steps (all ≥ 0). Runs cannot tell every one apart
 — without speculation no draft forward runs; one target forward per step makes its fixed cost
 and the step's host time one sum — so each coefficient also pays a weak pull towards its prior
-(`PRIOR_WEIGHT`): a coefficient the data do not pin stays near the roofline's assumption instead
-of wandering. Coefficients no run exercises are not fitted at all.
+(`PRIOR_WEIGHT`) that keeps the solver off wide plateaus. That pull is too weak to hold a
+coefficient the runs do not tell at all (runs without compute-bound forwards leave the compute
+efficiency anywhere in a flat valley, where the solver's path ends), so after the fit each
+coefficient is moved by its scale either way: one that moves the error by less than
+`IDENTIFIED_MIN_CHANGE` is held at its prior and the rest are fitted again. Coefficients no run
+exercises (the draft's, without speculation) are not fitted at all.
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ BOUNDS: dict[str, tuple[float, float, float]] = {
     "request_overhead_s": (0.0, 0.2, 2.5e-3),
 }
 PRIOR_WEIGHT = 0.001
+# a coefficient whose move by its scale (either way, within its bounds) changes the fitted runs'
+# mean |relative error| by less than this (0.1 percentage point) is not identified by them; on the
+# shipped vLLM runs the compute efficiency moves it by 0.02-0.03 points, every other coefficient by 2-5
+IDENTIFIED_MIN_CHANGE = 0.001
 # a fit whose simulated runs stay further than this (mean |relative error|) from the measured ones
 # has not found the engine: no profile is written from it
 MAX_MEAN_ABS_ERROR = 0.25
@@ -67,6 +75,7 @@ class EngineFitResult:
     fitted: list[str]
     residuals: list[StageResidual]
     evaluations: int
+    held: list[str] = dataclasses.field(default_factory=list)  # not identified: kept at the prior
 
     @property
     def mean_abs_rel_error(self) -> float:
@@ -120,52 +129,64 @@ def fit_engine(runs: list[MeasuredRun], gpu: str, target: str, draft: str, accep
     prior = start or EngineCoefficients()
     base = roofline_profile(gpu, target, draft, acceptance=acceptance, coefficients=prior)
     speculates = make_policy(policy).max_draft_tokens > 0
-    names = [name for name in BOUNDS if speculates or name != "draft_forward_s"]
-    # the solver works in units of each coefficient's prior distance (z = value / scale), so that
-    # one finite-difference step is a comparable nudge for an efficiency and for a millisecond
-    scale = np.array([BOUNDS[name][2] for name in names])
-    lower = np.array([BOUNDS[name][0] for name in names]) / scale
-    upper = np.array([BOUNDS[name][1] for name in names]) / scale
-    z0 = np.clip(np.array([getattr(prior, name) for name in names]) / scale, lower, upper)
     evaluations = 0
 
-    def coefficients_at(z: np.ndarray) -> EngineCoefficients:
-        return dataclasses.replace(prior, **dict(zip(names, (z * scale).tolist(), strict=True)))
-
-    def simulated_at(z: np.ndarray) -> list[list[dict[str, float]]]:
-        profile = with_coefficients(base, coefficients_at(z))
+    def simulated_with(coefficients: EngineCoefficients) -> list[list[dict[str, float]]]:
+        profile = with_coefficients(base, coefficients)
         return [replay(run, profile, policy, seed) for run in runs]
 
-    def objective(z: np.ndarray) -> np.ndarray:
+    def errors_with(coefficients: EngineCoefficients) -> list[float]:
         nonlocal evaluations
         evaluations += 1
-        errors = [r.relative_error for r in residuals(runs, simulated_at(z), metrics)]
+        errors = [r.relative_error for r in residuals(runs, simulated_with(coefficients), metrics)]
         if not all(math.isfinite(e) for e in errors):
             errors = [e if math.isfinite(e) else 10.0 for e in errors]  # a run that did not finish
         if on_evaluation is not None:
             on_evaluation(evaluations, float(np.mean(np.abs(errors))))
-        value = np.concatenate([errors, PRIOR_WEIGHT * (z - z0)])
-        cost = float(value @ value)
-        if cost < best[0]:
-            best[:] = [cost, z.copy()]
-        return value
+        return errors
 
-    # a simulated run is a step function of the coefficients at fine scales (a step more or less
-    # before an arrival), so the solver can stall on a ledge: it starts again, with fresh finite
-    # differences, from the best point any evaluation saw
-    best: list = [math.inf, z0]
-    for _ in range(2):
-        least_squares(objective, best[1], bounds=(lower, upper), diff_step=0.02, xtol=1e-4, ftol=1e-6,
-                      max_nfev=40)
-    z = best[1]
-    if not np.all(np.isfinite(z)):
-        raise SpecsimError("the fit did not converge: the coefficients it reached are not finite")
-    fitted = coefficients_at(z)
-    final = residuals(runs, simulated_at(z), metrics)
+    def solve(names: list[str], begin: EngineCoefficients) -> EngineCoefficients:
+        # the solver works in units of each coefficient's prior distance (z = value / scale), so
+        # that one finite-difference step is a comparable nudge for an efficiency and a millisecond
+        scale = np.array([BOUNDS[name][2] for name in names])
+        lower = np.array([BOUNDS[name][0] for name in names]) / scale
+        upper = np.array([BOUNDS[name][1] for name in names]) / scale
+        z0 = np.clip(np.array([getattr(prior, name) for name in names]) / scale, lower, upper)
+
+        def coefficients_at(z: np.ndarray) -> EngineCoefficients:
+            return dataclasses.replace(begin, **dict(zip(names, (z * scale).tolist(), strict=True)))
+
+        def objective(z: np.ndarray) -> np.ndarray:
+            value = np.concatenate([errors_with(coefficients_at(z)), PRIOR_WEIGHT * (z - z0)])
+            cost = float(value @ value)
+            if cost < best[0]:
+                best[:] = [cost, z.copy()]
+            return value
+
+        # a simulated run is a step function of the coefficients at fine scales (a step more or
+        # less before an arrival), so the solver can stall on a ledge: it starts again, with fresh
+        # finite differences, from the best point any evaluation saw
+        start_z = np.clip(np.array([getattr(begin, name) for name in names]) / scale, lower, upper)
+        best: list = [math.inf, start_z]
+        for _ in range(2):
+            least_squares(objective, best[1], bounds=(lower, upper), diff_step=0.02, xtol=1e-4, ftol=1e-6,
+                          max_nfev=40)
+        if not np.all(np.isfinite(best[1])):
+            raise SpecsimError("the fit did not converge: the coefficients it reached are not finite")
+        return coefficients_at(best[1])
+
+    names = [name for name in BOUNDS if speculates or name != "draft_forward_s"]
+    fitted = solve(names, prior)
+    held = not_identified(fitted, names, lambda c: float(np.mean(np.abs(errors_with(c)))))
+    if held:
+        names = [name for name in names if name not in held]
+        at_prior = dataclasses.replace(fitted, **{name: getattr(prior, name) for name in held})
+        fitted = solve(names, at_prior) if names else at_prior
+    final = residuals(runs, simulated_with(fitted), metrics)
     if any(not math.isfinite(r.simulated) for r in final):
         raise SpecsimError("the fit did not converge: some measured run does not finish in the simulator "
                            "at the coefficients it reached")
-    result = EngineFitResult(fitted, names, final, evaluations)
+    result = EngineFitResult(fitted, names, final, evaluations, held)
     if result.mean_abs_rel_error > MAX_MEAN_ABS_ERROR:
         worst = max(final, key=lambda r: abs(r.relative_error))
         raise SpecsimError(
@@ -174,6 +195,23 @@ def fit_engine(runs: list[MeasuredRun], gpu: str, target: str, draft: str, accep
             f"{worst.measured:.4g}, simulated {worst.simulated:.4g} — is this the engine, GPU and model pair "
             "of --gpu/--target/--draft?")
     return result
+
+
+def not_identified(coefficients: EngineCoefficients, names: list[str],
+                   mean_abs_error: Callable[[EngineCoefficients], float]) -> list[str]:
+    """The coefficients whose move by their scale, either way within their bounds, changes the
+    mean |error| by less than IDENTIFIED_MIN_CHANGE: the runs do not tell their value."""
+    at_fit = mean_abs_error(coefficients)
+    held = []
+    for name in names:
+        low, high, scale = BOUNDS[name]
+        value = getattr(coefficients, name)
+        moves = {min(max(value + step, low), high) for step in (-scale, scale)} - {value}
+        changes = [abs(mean_abs_error(dataclasses.replace(coefficients, **{name: moved})) - at_fit)
+                   for moved in moves]
+        if changes and max(changes) < IDENTIFIED_MIN_CHANGE:
+            held.append(name)
+    return held
 
 
 def with_coefficients(profile: Profile, coefficients: EngineCoefficients) -> Profile:
@@ -212,8 +250,10 @@ def fitted_profile(result: EngineFitResult, runs: list[MeasuredRun], gpu: str, t
     assert profile.engine is not None
     engine = profile.engine.model_copy(update={"name": engine_name, "fit": fit})
     benchmarks = sorted({run.benchmark for run in runs})
+    held = (f"held at the roofline's assumption, which the runs do not tell: {', '.join(result.held)}; "
+            if result.held else "")
     notes = (f"Engine coefficients fitted to {len(runs)} {engine_name} benchmark run(s) "
-             f"({', '.join(benchmarks)}): {', '.join(files)}; fitted {', '.join(result.fitted)}; "
+             f"({', '.join(benchmarks)}): {', '.join(files)}; fitted {', '.join(result.fitted)}; {held}"
              f"mean |error| {error:.1%} over {len(fitted)} stage metrics "
              "(engine.fit). " + profile.notes)
     return profile.model_copy(update={"source": "fitted", "engine": engine, "notes": notes,

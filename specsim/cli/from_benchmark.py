@@ -60,6 +60,9 @@ def calibrate_from_benchmark(paths: tuple[str, ...], gpu: str, target: str, draf
                f"{engine.target_forward_s * 1e3:.3f} ms, draft_forward_s "
                f"{engine.draft_forward_s * 1e3:.3f} ms, request_overhead_s "
                f"{engine.request_overhead_s * 1e3:.3f} ms ({result.evaluations} simulations)")
+    if result.held:
+        click.echo(f"held at the roofline's assumption (the runs do not tell them: a step of each moves "
+                   f"the error by under 0.1 points): {', '.join(result.held)}")
     path = save_profile(profile, out)
     click.echo(f"wrote {path} ({profile.name}): mean |error| {fit.mean_abs_rel_error:.1%} over the "
                f"{len(fit.metrics)} fitted metrics of {len(fit.residuals) // len(METRICS)} stages")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.fit_engine import fit_engine, fitted_profile, replay, replay_table, with_coefficients
+from sim.fit_engine import fit_engine, fitted_profile, not_identified, replay, replay_table, with_coefficients
 from specsim.measured import MeasuredRun, Stage, read_benchmark
 from specsim.profile.roofline import EngineCoefficients, roofline_profile
 from specsim.workload.requests import Requests
@@ -76,6 +76,17 @@ def test_a_fit_recovers_the_coefficients_the_results_were_made_with(benchmark_fi
     per_step_s = fitted.step_overhead_s + fitted.target_forward_s
     assert per_step_s == pytest.approx(TRUTH.step_overhead_s + TRUTH.target_forward_s, abs=0.2e-3)
     assert "draft_forward_s" not in result.fitted  # no run drafted: nothing to fit it on
+    assert result.held == []  # the long prompts' prefills tell the compute efficiency apart
     profile = fitted_profile(result, runs, "h100", "llama2-7b", "llama-68m", None, "specsim")
     assert profile.source == "fitted" and profile.engine.fit is not None
     assert profile.engine.fit.files == [str(path) for path in benchmark_files]
+
+
+def test_a_coefficient_the_runs_do_not_tell_is_held_at_its_prior() -> None:
+    fitted = EngineCoefficients(bandwidth_efficiency=0.7, compute_efficiency=0.45, step_overhead_s=1e-3)
+
+    def mean_abs_error(coefficients: EngineCoefficients) -> float:  # blind to the compute efficiency
+        return abs(coefficients.bandwidth_efficiency - 0.7) + 10 * abs(coefficients.step_overhead_s - 1e-3)
+
+    names = ["bandwidth_efficiency", "compute_efficiency", "step_overhead_s"]
+    assert not_identified(fitted, names, mean_abs_error) == ["compute_efficiency"]
