@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sim import simulate
 from specsim.cli import main
 from specsim.profile import load_profile
-from specsim.profile.roofline import roofline_profile
+from specsim.profile.roofline import EngineCoefficients, roofline_profile
 from tests.cli.test_bad_input import error_line
 from tests.sim.scenarios import poisson_scenario
 from tests.sim.test_fit_engine import TRUTH, sent, write_vllm_bench
@@ -34,6 +34,24 @@ def test_a_fit_prints_its_residuals_and_writes_a_fitted_profile(tmp_path: Path) 
     scenario = poisson_scenario(rate=2.0, duration_s=3.0, prompt_tokens=200, output_tokens=20,
                                 max_batch_size=8)
     assert simulate(scenario, "fixed:k=2", seed=0, profile=profile).summary["finished"] > 0
+
+
+def test_a_coefficient_the_runs_do_not_tell_is_held_and_said(tmp_path: Path, monkeypatch) -> None:
+    import sim.fit_engine
+
+    # as if these runs could not tell the compute efficiency (the shipped vLLM runs cannot)
+    monkeypatch.setattr(sim.fit_engine, "not_identified", lambda *_: ["compute_efficiency"])
+    truth = roofline_profile("h100", "llama2-7b", "llama-68m", coefficients=TRUTH)
+    bench = write_vllm_bench(tmp_path / "bench.json", sent(3.0, 20.0, (100, 300), 0), truth, 3.0)
+    out = tmp_path / "fitted.json"
+    result = CliRunner().invoke(main, [*FIT, "--out", str(out), "--from-benchmark", str(bench)])
+    assert result.exit_code == 0, result.output
+    assert "held at the roofline's assumption" in result.output and "compute_efficiency" in result.output
+    profile = load_profile(out)
+    assert profile.engine.roofline.compute_efficiency == EngineCoefficients().compute_efficiency
+    assert "compute_efficiency" not in profile.engine.fit.parameters
+    assert "bandwidth_efficiency" in profile.engine.fit.parameters
+    assert "which the runs do not tell: compute_efficiency" in profile.notes
 
 
 def test_a_fit_that_finds_no_engine_writes_nothing(tmp_path: Path) -> None:
