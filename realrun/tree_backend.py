@@ -76,14 +76,22 @@ class RealTrees:
             self._tree, _ = TreeBuilder(batch).finish()
             self._tokens = np.zeros((batch, 0), dtype=np.int64)
             return self._tree
+        # the first pass feeds what the draft caches of the rows with a tree lack (their accepted
+        # path and the target's token since they last drafted); rows without one sit it out
+        drafting = np.flatnonzero(widths[:, 0] > 0)
         lengths = kv.lengths[:batch].tolist()
-        inputs, counts = right_padded([self.rows[i][lengths[i]:] for i in range(batch)])
-        cache = kv.batch(None, batch, counts)
+        inputs, counts = right_padded([self.rows[i][lengths[i]:] for i in drafting])
+        every = len(drafting) == batch
+        cache = kv.batch(None if every else torch.from_numpy(drafting), batch if every else len(drafting),
+                         counts)
         logits = self._forward(self.draft_model, inputs, cache)
         cache.commit(counts)
-        context = np.array([len(tokens) for tokens in self.rows], dtype=np.int64)  # all fed now
-        last = logits[torch.arange(batch, device=self.device), (counts - 1).to(self.device)]
-        probabilities, candidates = self._top(last, branching)  # [B, R] each
+        context = np.array([len(tokens) for tokens in self.rows], dtype=np.int64)  # fed, where drafting
+        last = logits[torch.arange(len(drafting), device=self.device), (counts - 1).to(self.device)]
+        top, top_tokens = self._top(last, branching)  # [drafting, R] each
+        probabilities = np.full((batch, branching), np.nan)
+        candidates = np.zeros((batch, branching), dtype=np.int64)
+        probabilities[drafting], candidates[drafting] = top, top_tokens
         builder = TreeBuilder(batch)
         node_tokens: list[np.ndarray] = []  # per depth [B, width]
         write_at: list[np.ndarray] = []  # per depth [B, width]: the node's draft-cache position
@@ -117,7 +125,7 @@ class RealTrees:
             candidates = np.zeros((batch, chosen.shape[1], branching), dtype=np.int64)
             probabilities[growing] = top.reshape(len(growing), -1, branching)
             candidates[growing] = top_tokens.reshape(len(growing), -1, branching)
-        kv.lengths[:batch] = torch.from_numpy(context)  # the nodes were scratch
+        kv.lengths[torch.from_numpy(drafting)] = torch.from_numpy(context[drafting])  # the nodes were scratch
         tree, columns = builder.finish()
         flat = np.concatenate(node_tokens, axis=1)
         self._tokens = np.where(columns >= 0, np.take_along_axis(flat, np.maximum(columns, 0), axis=1), -1)

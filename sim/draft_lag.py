@@ -1,8 +1,10 @@
 """How many tokens each decoding request's draft cache lacks: what the step's first draft pass
 feeds it (the real engine's "catch-up", realrun/backend.py). 1 as a rule — the last token, which
 the next pass feeds; 2 after a step that accepted every drafted token (the last draft was proposed,
-never fed); one more for each step the request did not draft. The widest row sets the width of
-the first pass, which the profile's first-pass grid prices."""
+never fed); one more for each step the request did not draft. After a token tree, the accepted
+path's length + 1: the draft fed its tree nodes as scratch (realrun/tree_backend.py), so it lacks
+the accepted nodes and the target's token. The widest row sets the width of the first pass, which
+the profile's first-pass grid prices."""
 
 from __future__ import annotations
 
@@ -37,6 +39,12 @@ class DraftLag:
         lag = self.tokens[:size]
         caught_up = np.where(accepted == drafted, 2, 1)
         lag[:] = np.where(drafted > 0, caught_up, lag + 1)
+
+    def after_tree_step(self, nodes: np.ndarray, accepted: np.ndarray) -> None:
+        """After a tree step: `nodes[i]` drafted (0: no tree), `accepted[i]` the path accepted."""
+        size = len(nodes)
+        lag = self.tokens[:size]
+        lag[:] = np.where(nodes > 0, accepted + 1, lag + 1)
 
     def after_uniform_steps(self, k: int, last_accepted: np.ndarray) -> None:
         """After steps in which every row drafted k: only the last one counts."""

@@ -42,8 +42,8 @@ class SimReplica:
         self.trees = trees  # a tree policy's drafts and verification, instead of `backend`
         # a real run's host time per step at t (validate's model row); None: the profile's
         self.host_time = host_time
-        # tracked only where the profile prices the first draft pass by its width (sequences)
-        self.draft_lag = (DraftLag(scheduler.decode) if policy.max_draft_tokens > 0 and trees is None
+        # tracked only where the profile prices the first draft pass by its width
+        self.draft_lag = (DraftLag(scheduler.decode) if policy.max_draft_tokens > 0
                           and cost.latency.has_first_pass else None)
         requests = scheduler.requests
         self._work_tokens = (requests.prompt_tokens + requests.output_tokens).tolist()
@@ -114,6 +114,9 @@ class SimReplica:
                 batch = len(result.drafted)
                 verified_total = int(result.verified.sum())
                 context = plan.view.mean_context_tokens
+                if draft_lag is not None:
+                    first_pass_tokens = draft_lag.first_pass_tokens(result.drafted)
+                    draft_lag.after_tree_step(result.drafted, result.accepted)
             elif plan.view is not None:
                 backend.expect(plan)
                 result = speculate(policy, plan, backend)
@@ -130,7 +133,7 @@ class SimReplica:
                 verified_total = plan.draft_total if verified is plan.draft_lengths else int(verified.sum())
             if result is not None and result.tree is not None:
                 draft_s, verify_s, prefill_s, step_overhead_s = cost.price_tree(
-                    batch, result.tree.depth_counts, verified_total, context, plan.chunks)
+                    batch, result.tree.depth_counts, verified_total, context, plan.chunks, first_pass_tokens)
             else:
                 draft_s, verify_s, prefill_s, step_overhead_s = cost.price(
                     batch, drafted, longest, shortest, verified_total, context, plan.chunks,

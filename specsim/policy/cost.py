@@ -190,26 +190,32 @@ class CostEstimator:
     # -- token trees ----------------------------------------------------------------------------
     def tree_draft_s(self, pass_rows: list[int], pass_tokens: list[int], context_tokens: float) -> float:
         """Draft passes over tree frontiers (`tree_passes`): each a draft forward over its
-        rows' frontier tokens — by the roofline (fused), the draft's width grid where the profile
-        has one, else the one-token grid at as many rows as tokens — plus the fixed cost per pass."""
+        rows' frontier tokens — by the roofline (fused), the draft's first-pass grid where the
+        profile has one (for the first pass, as a sequence's; for a later one, a frontier wider
+        than a token per row), else the one-token grid at as many rows as tokens — plus the fixed
+        cost per pass."""
         total = 0.0
         latency = self.latency
-        for rows, tokens in zip(pass_rows, pass_tokens, strict=True):
+        for index, (rows, tokens) in enumerate(zip(pass_rows, pass_tokens, strict=True)):
             per_row = tokens / rows
             if self.fused:
                 assert self.engine.draft is not None
                 total += self.engine.draft.rows_s(rows, per_row, context_tokens)
-            elif per_row > 1.0 and latency.has_first_pass:
+            elif latency.has_first_pass and (index == 0 or per_row > 1.0):
                 total += latency.draft_first_pass_s(rows, per_row, context_tokens)
             else:
                 total += latency.draft_step_s(tokens, context_tokens)
         return total + self.engine.draft_forward_s * len(pass_rows)
 
     def price_tree(self, batch: int, depth_counts: np.ndarray, verified_total: int, context_tokens: float,
-                   chunks: list[tuple[int, int]] | tuple[()]) -> tuple[float, float, float, float]:
-        """(draft_s, verify_s, prefill_s, overhead_s) of a tree step: the tree's draft passes, one
-        verify forward over Σ(nodes verified + 1), the chunks beside it."""
+                   chunks: list[tuple[int, int]] | tuple[()],
+                   first_pass_tokens: int = 1) -> tuple[float, float, float, float]:
+        """(draft_s, verify_s, prefill_s, overhead_s) of a tree step: the tree's draft passes (the
+        first feeding `first_pass_tokens` per row: what the draft caches lack), one verify forward
+        over Σ(nodes verified + 1), the chunks beside it."""
         pass_rows, pass_tokens = tree_passes(depth_counts)
+        if pass_tokens:
+            pass_tokens[0] = pass_rows[0] * first_pass_tokens
         _, verify_s, prefill_s, _ = self.price(batch, None, 0, 0, verified_total, context_tokens, chunks)
         draft_s = self.tree_draft_s(pass_rows, pass_tokens, context_tokens)
         return draft_s, verify_s, prefill_s, self.overhead_s(batch, bool(pass_rows))

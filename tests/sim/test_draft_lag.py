@@ -93,3 +93,15 @@ def test_fixed_spans_price_the_first_pass_as_step_by_step(acceptance: float, mon
                              first_pass_per_token_s=PER_EXTRA_TOKEN_S)
     scenario = poisson_scenario(4.0, 20.0, prompt_tokens=32, output_tokens=120, max_batch_size=8)
     assert_spans_match_step_by_step(scenario, "fixed:k=3", profile, monkeypatch)
+
+
+def test_after_a_tree_the_first_pass_feeds_the_accepted_path_and_the_targets_token() -> None:
+    # a one-wide tree two deep, every node accepted: 3 tokens a step. The draft fed its nodes as
+    # scratch, so the second step's first pass feeds all three (a chain of k = 2 lacks only two)
+    lag = DraftLag(batch_of(2)[0])
+    lag.after_tree_step(np.array([3, 0]), np.array([2, 0]))
+    assert lag.tokens[:2].tolist() == [3, 2]
+    requests = one_at_a_time("static_tree:width=1,depth=2", 1.0, first_pass=True)
+    step_s = VERIFY_S + DRAFT_S  # verify + the second draft pass
+    expected = 2 * step_s + FIRST_PASS_S + (FIRST_PASS_S + 2 * PER_EXTRA_TOKEN_S)
+    np.testing.assert_allclose(decode_time_s(requests), expected, rtol=1e-9)
