@@ -72,13 +72,13 @@ class RealTrees:
         start = self.clock.now()
         kv = self.draft_kv
         batch = len(self.rows)
-        if widths.shape[1] == 0:  # nothing to draft: the draft model does not run
+        # the first pass feeds what the draft caches of the rows with a tree lack (their accepted
+        # path and the target's token since they last drafted); rows without one sit it out
+        drafting = np.flatnonzero(widths[:, 0] > 0) if widths.shape[1] else np.zeros(0, dtype=np.int64)
+        if len(drafting) == 0:  # no tree has a first node: the draft model does not run
             self._tree, _ = TreeBuilder(batch).finish()
             self._tokens = np.zeros((batch, 0), dtype=np.int64)
             return self._tree
-        # the first pass feeds what the draft caches of the rows with a tree lack (their accepted
-        # path and the target's token since they last drafted); rows without one sit it out
-        drafting = np.flatnonzero(widths[:, 0] > 0)
         lengths = kv.lengths[:batch].tolist()
         inputs, counts = right_padded([self.rows[i][lengths[i]:] for i in drafting])
         every = len(drafting) == batch
