@@ -77,17 +77,15 @@ class CostEstimator:
     # -- the price of a step --------------------------------------------------------------------
     def price(self, batch: int, draft_lengths: np.ndarray | None, longest: int, shortest: int,
               verified_total: int, context_tokens: float, chunks: list[tuple[int, int]] | tuple[()],
-              first_pass_tokens: int = 1, later_passes: bool = True) -> tuple[float, float, float, float]:
+              first_pass_tokens: int = 1) -> tuple[float, float, float, float]:
         """(draft_s, verify_s, prefill_s, overhead_s) of a step: `batch` decode rows drafting
         `draft_lengths` (None: every row `longest`) and verifying `verified_total` tokens in all,
-        on a mean context, beside prefill `chunks` of (tokens, tokens already cached).
-        `later_passes=False`: draft_s counts the first draft pass only (for callers that need
-        the rest of the step, which a fused engine's first pass shares with the chunks)."""
+        on a mean context, beside prefill `chunks` of (tokens, tokens already cached)."""
         drafting = longest > 0
         if self.fused:
             draft_s, verify_s, prefill_s = self._fused(
                 batch, draft_lengths, longest, shortest, verified_total, context_tokens, chunks,
-                first_pass_tokens, later_passes)
+                first_pass_tokens)
         else:
             draft_s = self._draft_passes_s(batch, draft_lengths, longest, shortest, context_tokens,
                                            first_pass_tokens)
@@ -269,13 +267,12 @@ class CostEstimator:
         longest, shortest = int(draft_lengths.max()), int(draft_lengths.min())
         chunks = self.chunks_for(batch + verified_total)
         if self.fused:  # the draft's first pass carries the chunks too, so the prefill needs it priced
-            _, verify_s, prefill_s, overhead_s = self.price(
-                batch, draft_lengths, longest, shortest, verified_total, context_tokens, chunks,
-                later_passes=False)
+            _, verify_s, prefill_s = self._fused(batch, draft_lengths, longest, shortest, verified_total,
+                                                 context_tokens, chunks, 1, later_passes=False)
         else:  # the draft passes are apart from the rest: no need to price them
             verify_s, prefill_s = self._separate_verify_prefill_s(batch, verified_total, context_tokens,
                                                                   chunks)
-            overhead_s = self.overhead_s(batch, longest > 0)
+        overhead_s = self.overhead_s(batch, longest > 0)
         return verify_s + prefill_s + overhead_s
 
 
