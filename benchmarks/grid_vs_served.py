@@ -19,6 +19,7 @@ import time
 import numpy as np
 import torch
 
+from calibrate.grid import default_grid
 from calibrate.latency import measure_decode, warm_up
 from calibrate.serving import decode_steps
 from calibrate.timing import Timer
@@ -30,7 +31,8 @@ PROMPT_TOKENS = 16  # calibrate.serving's prompts: step i decodes at context 16 
 
 
 def grid_s(target, draft) -> np.ndarray:
-    timer = Timer("cpu", warmup=1, repeats=10, budget_s=0.3, passes=2)
+    quick = default_grid("cpu", quick=True, max_draft_tokens=4)  # as validate --calibrate times
+    timer = Timer("cpu", quick.warmup, quick.repeats, quick.budget_s, quick.passes)
     times = measure_decode(target, draft, (1,), (1, 2), CONTEXTS, timer, torch.float32, "cpu")
     return np.asarray(times.verify_s)[0, 0]  # batch 1, one token, by context
 

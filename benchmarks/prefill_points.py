@@ -47,7 +47,8 @@ def main() -> None:
     for _ in range(args.repeats):
         for model in (target, draft):
             warm_up(model, "cpu", 0.3)
-        timer = Timer("cpu", warmup=1, repeats=10, budget_s=0.3, passes=2)
+        quick = default_grid("cpu", quick=True, max_draft_tokens=4)  # as validate --calibrate times
+        timer = Timer("cpu", quick.warmup, quick.repeats, quick.budget_s, quick.passes)
         clock = time.strftime("%H:%M:%S", time.gmtime())
         target_s, draft_s = measure_prefill(target, draft, BATCHES, PROMPTS, timer, torch.float32, "cpu")
         for b, batch in enumerate(BATCHES):

@@ -50,8 +50,10 @@ def default_grid(device: str, quick: bool, max_draft_tokens: int) -> Grid:
             # prompts: 128 too — the line from 64 to 256 priced a 96-token prefill of 4 requests 11-17%
             # high, through 128 2-11% (benchmarks/prefill_points.py, 2026-12-02; between 16 and 64: −3..+12%
             # over six readings, most within ±3%)
+            # four walks of three samples, not two of five: a slow spell over one walk moves a
+            # point's median less, and the walks' spread says how well the machine reproduces it
             return Grid((1, 2, 4, 8), (16, 64, 256), tokens, (1, 4), (16, 64, 128, 256),
-                        warmup=1, repeats=10, budget_s=0.3, passes=2)
+                        warmup=1, repeats=12, budget_s=0.3, passes=4)
         return Grid((1, 2, 4, 8, 16, 32), (32, 128, 512, 1024), tokens, (1, 2, 4, 8),
                     (16, 32, 64, 128, 256, 512, 1024), warmup=2, repeats=30, budget_s=2.0, passes=3)
     if quick:

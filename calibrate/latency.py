@@ -33,6 +33,7 @@ nothing is smoothed or forced monotone here.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,46 +75,95 @@ class DecodeTimes:
     first_pass_s: list[list[list[float]]]  # [batch][tokens fed per request][context]
 
 
-@torch.inference_mode()
+class DecodeWalks:
+    """The draft, verify and first-draft-pass grids, timed walk by walk: each `walk` times every
+    point once more (`timer.passes` walks make a full measurement), in the order opposite to the
+    walk before, so that a calibration can interleave these walks with the prefill grid's and
+    spread each grid over its whole duration (`measure_decode` runs them back to back).
+
+    For each context, as many batch sizes as have caches fitting in `interleave_bytes` together
+    are timed round-robin with every q, each forward inside engine-shaped steps (module
+    docstring); each point keeps the median of all its walks' samples (`calibrate.timing`)."""
+
+    def __init__(self, target, draft, batch_sizes, tokens_per_request, context_tokens, timer: Timer,
+                 dtype: torch.dtype, device: str, tick: Callable[[], object] = lambda: None,
+                 interleave_bytes: int = 512 * 2**20, first_pass_tokens=(1, 2)) -> None:
+        if not any(q > 1 for q in tokens_per_request):
+            raise ValueError("the verify grid needs a point with q > 1: draft steps are timed inside steps")
+        if first_pass_tokens[0] != 1:
+            raise ValueError("first_pass_tokens must start at 1 "
+                             "(a draft cache that lacks only the last token)")
+        self.target, self.draft, self.timer, self.dtype, self.device = target, draft, timer, dtype, device
+        self.batch_sizes, self.tokens_per_request = tuple(batch_sizes), tuple(tokens_per_request)
+        self.context_tokens, self.first_pass_tokens = tuple(context_tokens), tuple(first_pass_tokens)
+        self.tick = tick
+        slots = max(tokens_per_request)
+
+        def request_bytes(context: int) -> int:  # both models' slots for one request, as allocated
+            capacity = context + slots + 1
+            return sum(SlotKV.bytes_needed(model.config, 1, capacity, dtype) for model in (target, draft))
+
+        self.blocks = [(c, group) for c, context in enumerate(context_tokens)
+                       for group in _groups(batch_sizes, request_bytes(context), interleave_bytes)]
+        # (role, b, q or width index, c) → one list of samples per walk
+        self.samples: dict[tuple[str, int, int, int], list[list[float]]] = {}
+        self.walks = 0
+
+    @torch.inference_mode()
+    def walk(self) -> None:
+        blocks = self.blocks if self.walks % 2 == 0 else self.blocks[::-1]
+        for c, group in blocks:
+            batches = [self.batch_sizes[b] for b in group]
+            block = _step_samples(self.target, self.draft, batches, self.tokens_per_request,
+                                  self.first_pass_tokens, self.context_tokens[c], self.timer, self.dtype,
+                                  self.device)
+            for (role, position, index), times in block.items():
+                self.samples.setdefault((role, group[position], index, c), []).append(times)
+            for _ in range(len(group) * (len(self.tokens_per_request) + len(self.first_pass_tokens))):
+                self.tick()
+        self.walks += 1
+
+    def times(self) -> DecodeTimes:
+        def median(key: tuple[str, int, int, int]) -> float:
+            return self.timer.median([time for walk in self.samples[key] for time in walk])
+
+        contexts, batches = range(len(self.context_tokens)), range(len(self.batch_sizes))
+        first_pass = [[[median(("first", b, w, c)) for c in contexts]
+                       for w in range(len(self.first_pass_tokens))] for b in batches]
+        later = "later" if any(key[0] == "later" for key in self.samples) else "first"  # k ≤ 1: no later pass
+        draft_step = [[median((later, b, 0, c)) for c in contexts] for b in batches]
+        verify = [[[median(("verify", b, q, c)) for c in contexts]
+                   for q in range(len(self.tokens_per_request))] for b in batches]
+        return DecodeTimes(draft_step, verify, first_pass)
+
+    def walk_spread(self) -> float:
+        return walk_spread(list(self.samples.values()))
+
+
 def measure_decode(target, draft, batch_sizes, tokens_per_request, context_tokens, timer: Timer,
                    dtype: torch.dtype, device: str, tick: Callable[[], object] = lambda: None,
                    interleave_bytes: int = 512 * 2**20, first_pass_tokens=(1, 2)) -> DecodeTimes:
-    """Draft, verify and first-draft-pass grids, each forward timed inside engine-shaped steps
-    (module docstring).
+    """The decode grids (`DecodeWalks`), their `timer.passes` walks back to back."""
+    walks = DecodeWalks(target, draft, batch_sizes, tokens_per_request, context_tokens, timer, dtype, device,
+                        tick, interleave_bytes, first_pass_tokens)
+    for _ in range(timer.passes):
+        walks.walk()
+    return walks.times()
 
-    For each context, as many batch sizes as have caches fitting in `interleave_bytes` together
-    are timed round-robin with every q; the grid is walked `timer.passes` times, in alternating
-    order, and each point keeps the median of all its samples (see `calibrate.timing`)."""
-    if not any(q > 1 for q in tokens_per_request):
-        raise ValueError("the verify grid needs a point with q > 1: draft steps are timed inside steps")
-    if first_pass_tokens[0] != 1:
-        raise ValueError("first_pass_tokens must start at 1 (a draft cache that lacks only the last token)")
-    slots = max(tokens_per_request)
 
-    def request_bytes(context: int) -> int:  # both models' slots for one request, as allocated
-        capacity = context + slots + 1
-        return sum(SlotKV.bytes_needed(model.config, 1, capacity, dtype) for model in (target, draft))
-
-    blocks = [(c, group) for c, context in enumerate(context_tokens)
-              for group in _groups(batch_sizes, request_bytes(context), interleave_bytes)]
-    samples: dict[tuple[str, int, int, int], list[float]] = {}  # (role, b, q or width index, c)
-    for walk in range(timer.passes):
-        for c, group in blocks if walk % 2 == 0 else reversed(blocks):
-            batches = [batch_sizes[b] for b in group]
-            block = _step_samples(target, draft, batches, tokens_per_request, first_pass_tokens,
-                                  context_tokens[c], timer, dtype, device)
-            for (role, position, index), times in block.items():
-                samples.setdefault((role, group[position], index, c), []).extend(times)
-            for _ in range(len(group) * (len(tokens_per_request) + len(first_pass_tokens))):
-                tick()
-    contexts, batches_index = range(len(context_tokens)), range(len(batch_sizes))
-    first_pass = [[[timer.median(samples["first", b, w, c]) for c in contexts]
-                   for w in range(len(first_pass_tokens))] for b in batches_index]
-    later = "later" if any(key[0] == "later" for key in samples) else "first"  # k ≤ 1: no later pass
-    draft_step = [[timer.median(samples[later, b, 0, c]) for c in contexts] for b in batches_index]
-    verify = [[[timer.median(samples["verify", b, q, c]) for c in contexts]
-               for q in range(len(tokens_per_request))] for b in batches_index]
-    return DecodeTimes(draft_step, verify, first_pass)
+def walk_spread(samples_per_walk: list[list[list[float]]]) -> float:
+    """How far apart a grid's walks put its points: per point, the largest minus the smallest of
+    its walks' medians over the median of all its samples; the median over points (NaN with one
+    walk). It measures how well this machine reproduces a point from one moment to the next —
+    each walk's median also carries its few samples' own noise, which pooling shrinks, so it
+    overstates the noise of the pooled median and understates nothing a slow spell does."""
+    spreads = []
+    for walks in samples_per_walk:
+        pooled = float(np.median([time for walk in walks for time in walk]))
+        if len(walks) > 1 and pooled > 0:
+            medians = [float(np.median(walk)) for walk in walks]
+            spreads.append((max(medians) - min(medians)) / pooled)
+    return float(np.median(spreads)) if spreads else math.nan
 
 
 def _step_samples(target, draft, batches, tokens_per_request, first_pass_tokens, context, timer, dtype,
@@ -211,42 +261,70 @@ def _groups(batch_sizes, bytes_per_request: int, budget_bytes: int) -> list[list
     return groups
 
 
-@torch.inference_mode()
+class PrefillWalks:
+    """The prefill grids, timed walk by walk as `DecodeWalks` times the decode ones: each point is
+    one forward over the prompts into empty slots, target then draft as the engine's prefill step
+    runs them; only the last position's logits are computed, as an engine needs."""
+
+    def __init__(self, target, draft, batch_sizes, prompt_tokens, timer: Timer, dtype: torch.dtype,
+                 device: str, tick: Callable[[], object] = lambda: None) -> None:
+        self.target, self.draft, self.timer, self.dtype, self.device = target, draft, timer, dtype, device
+        self.batch_sizes, self.prompt_tokens, self.tick = tuple(batch_sizes), tuple(prompt_tokens), tick
+        self.points = [(b, p) for b in range(len(batch_sizes)) for p in range(len(prompt_tokens))]
+        # per point, target then draft: one list of samples per walk
+        self.samples: list[list[list[float]]] = [[] for _ in range(2 * len(self.points))]
+        self.walks = 0
+
+    @torch.inference_mode()
+    def walk(self) -> None:
+        # the caches live for one walk: a calibration interleaving walks holds one grid's at a time
+        rows = torch.arange(max(self.batch_sizes))  # prefilling requests are addressed by slot, as in realrun
+        capacity = max(self.prompt_tokens) + 1
+        models = (self.target, self.draft)
+        kvs = [random_slots(model, len(rows), capacity, self.dtype, self.device) for model in models]
+        runs: list[Callable[[], object]] = []
+        for b, p in self.points:
+            batch = self.batch_sizes[b]
+            for model, kv in zip(models, kvs, strict=True):
+                shape = (batch, self.prompt_tokens[p])
+                ids = torch.randint(0, model.config.vocab_size, shape, device=self.device)
+                runs.append(lambda model=model, kv=kv, ids=ids, batch=batch:
+                            slot_forward(model, kv, rows[:batch], ids, logits_to_keep=1))
+
+        def reset(index: int) -> None:  # runs come in (target, draft) pairs whatever the points' order
+            kvs[index % 2].lengths.zero_()
+
+        # alternate the order of points, never the target → draft order within a point
+        points = range(len(self.points)) if self.walks % 2 == 0 else reversed(range(len(self.points)))
+        order = [i for point in points for i in (2 * point, 2 * point + 1)]
+        samples = self.timer.pass_samples([runs[i] for i in order], reset=reset)
+        for index, sample in zip(order, samples, strict=True):
+            self.samples[index].append(sample)
+            self.tick()
+        self.walks += 1
+
+    def times(self) -> tuple[list[list[float]], list[list[float]]]:
+        """(target_s[batch][prompt_tokens], draft_s[batch][prompt_tokens])."""
+        grids: tuple[list[list[float]], list[list[float]]] = (
+            [[0.0] * len(self.prompt_tokens) for _ in self.batch_sizes],
+            [[0.0] * len(self.prompt_tokens) for _ in self.batch_sizes])
+        for point, (b, p) in enumerate(self.points):
+            for which in (0, 1):
+                walks = self.samples[2 * point + which]
+                grids[which][b][p] = self.timer.median([time for walk in walks for time in walk])
+        return grids
+
+    def walk_spread(self) -> float:
+        return walk_spread(self.samples)
+
+
 def measure_prefill(target, draft, batch_sizes, prompt_tokens, timer: Timer, dtype: torch.dtype, device: str,
                     tick: Callable[[], object] = lambda: None) -> tuple[list[list[float]], list[list[float]]]:
-    """(target_s[batch][prompt_tokens], draft_s[batch][prompt_tokens]): one forward over the
-    prompts into empty slots, target then draft as the engine's prefill step runs them; only the
-    last position's logits are computed, as an engine needs."""
-    rows = torch.arange(max(batch_sizes))  # prefilling requests are addressed by slot, as in realrun
-    capacity = max(prompt_tokens) + 1
-    models = (target, draft)
-    kvs = [random_slots(model, len(rows), capacity, dtype, device) for model in models]
-    points = [(b, p) for b in range(len(batch_sizes)) for p in range(len(prompt_tokens))]
-    runs: list[Callable[[], object]] = []
-    for b, p in points:
-        for model, kv in zip(models, kvs, strict=True):
-            ids = torch.randint(0, model.config.vocab_size, (batch_sizes[b], prompt_tokens[p]), device=device)
-            runs.append(lambda model=model, kv=kv, ids=ids, batch=batch_sizes[b]:
-                        slot_forward(model, kv, rows[:batch], ids, logits_to_keep=1))
-
-    def reset(index: int) -> None:  # runs come in (target, draft) pairs whatever the points' order
-        kvs[index % 2].lengths.zero_()
-
-    pooled: list[list[float]] = [[] for _ in runs]
-    for walk in range(timer.passes):
-        # alternate the order of points, never the target → draft order within a point
-        order = [i for point in (range(len(points)) if walk % 2 == 0 else reversed(range(len(points))))
-                 for i in (2 * point, 2 * point + 1)]
-        samples = timer.pass_samples([runs[i] for i in order], reset=reset)
-        for index, sample in zip(order, samples, strict=True):
-            pooled[index].extend(sample)
-            tick()
-    grids: tuple[list[list[float]], list[list[float]]] = (
-        [[0.0] * len(prompt_tokens) for _ in batch_sizes], [[0.0] * len(prompt_tokens) for _ in batch_sizes])
-    for point, (b, p) in enumerate(points):
-        for which in (0, 1):
-            grids[which][b][p] = timer.median(pooled[2 * point + which])
-    return grids
+    """The prefill grids (`PrefillWalks`), their `timer.passes` walks back to back."""
+    walks = PrefillWalks(target, draft, batch_sizes, prompt_tokens, timer, dtype, device, tick)
+    for _ in range(timer.passes):
+        walks.walk()
+    return walks.times()
 
 
 @torch.inference_mode()

@@ -187,7 +187,7 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
     import torch
     from tqdm import tqdm
 
-    from calibrate.latency import measure_decode, measure_prefill, warm_up
+    from calibrate.latency import DecodeWalks, PrefillWalks, warm_up
     from calibrate.memory import transient_bytes
     from calibrate.serving import (
         IDLE_S,
@@ -214,11 +214,23 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         models = (target.model, draft.model)
         for model in models:
             warm_up(model, device, seconds=2.0 if device == "cuda" else 0.3)
-        prefill_target, prefill_draft = measure_prefill(*models, grid.prefill_batch_sizes,
-                                                        grid.prefill_prompt_tokens, timer, dtype, device,
-                                                        tick)
-        decode = measure_decode(*models, grid.batch_sizes, grid.tokens_per_request, grid.context_tokens,
-                                timer, dtype, device, tick, interleave_bytes, grid.first_pass_tokens)
+        prefill = PrefillWalks(*models, grid.prefill_batch_sizes, grid.prefill_prompt_tokens, timer, dtype,
+                               device, tick)
+        decode_walks = DecodeWalks(*models, grid.batch_sizes, grid.tokens_per_request, grid.context_tokens,
+                                   timer, dtype, device, tick, interleave_bytes, grid.first_pass_tokens)
+        # the two grids' walks alternate, so each spans the whole measurement: a slow spell of a
+        # shared machine spoils a walk of each grid, not a whole grid (one calibration's prefill
+        # grid read x1.5 slow against a probe right after it when the grids were timed one after
+        # the other, VALIDATION.md)
+        for _ in range(grid.passes):
+            prefill.walk()
+            decode_walks.walk()
+    prefill_target, prefill_draft = prefill.times()
+    decode = decode_walks.times()
+    if grid.passes > 1:
+        notes.add(f"latency grids' own resolution: a point's {grid.passes} walks' medians differ by "
+                  f"{100 * decode_walks.walk_spread():.0f}% (decode) and {100 * prefill.walk_spread():.0f}% "
+                  "(prefill) of its median, at the median point")
     middle_batch = grid.batch_sizes[len(grid.batch_sizes) // 2]
     overhead_k = min(4, max_draft_tokens)
     generic_runs = [

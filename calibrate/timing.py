@@ -4,7 +4,8 @@ Shared machines drift: on the 2-core CPUs a neighbour's job, on the GPU host the
 speed (small-batch transformers forwards are CPU-bound) moves by tens of percent over minutes.
 Two defences: points that can share a time window are timed round-robin (`pass_samples`), and the
 whole grid is measured in several passes, in alternating order, with the median taken over all
-passes' samples — a slow spell then spoils a minority of a point's samples, not the point.
+passes' samples — a slow spell then spoils a minority of a point's samples, not the point. A
+calibration alternates the decode and prefill grids' passes, so each grid spans its whole length.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from calibrate.latency import measure_decode, measure_prefill
+from calibrate.latency import DecodeWalks, PrefillWalks, measure_decode, measure_prefill, walk_spread
 from calibrate.timing import Timer
 from tests.calibrate.stepped_clock import SteppedClock
 
@@ -140,3 +140,37 @@ def test_grids_follow_the_work_of_each_forward(tiny_models):
     for grid in (np.asarray(target_prefill), np.asarray(draft_prefill)):
         assert np.all(np.diff(grid, axis=0) > 0) and np.all(np.diff(grid, axis=1) > 0)
     assert np.all(verify[:, 0, :] > np.asarray(times.draft_step_s))  # the target is the expensive one
+
+
+def test_walk_spread_is_the_walks_disagreement_over_the_pooled_median():
+    # a point timed 1 s in one walk and 1.2 s in the other: pooled median 1.1 s
+    assert walk_spread([[[1.0, 1.0, 1.0], [1.2, 1.2, 1.2]]]) == pytest.approx(0.2 / 1.1)
+    # the median over points
+    assert walk_spread([[[1.0], [1.0]], [[1.0], [1.5]], [[2.0], [3.0]]]) == pytest.approx(0.4)
+    assert np.isnan(walk_spread([[[1.0, 2.0]]]))  # one walk: nothing to compare
+
+
+def test_a_slow_walk_spoils_its_walk_not_the_grid(tiny_models):
+    """The machine runs at half speed through the second of three walks (interleaved in a
+    calibration with the other grid's): every point keeps the steady machine's median, and the
+    walks' spread reads the slow spell — a point's walks at t, 2t, t differ by its median."""
+    clock = SteppedClock()
+    target = Costing("target", tiny_models[0], clock, 5.0)
+    draft = Costing("draft", tiny_models[1], clock, 1.0)
+    steady_timer, walks_timer = (Timer("cpu", warmup=0, repeats=9, budget_s=60.0, passes=3, clock=clock)
+                                 for _ in range(2))
+    grid = ((1, 2), (1, 3), (16,))
+    steady = measure_decode(target, draft, *grid, steady_timer, torch.float32, "cpu")
+    steady_prefill = measure_prefill(target, draft, (1, 2), (8,), steady_timer, torch.float32, "cpu")
+    decode = DecodeWalks(target, draft, *grid, walks_timer, torch.float32, "cpu")
+    prefill = PrefillWalks(target, draft, (1, 2), (8,), walks_timer, torch.float32, "cpu")
+    for walk in range(3):
+        target.scale, draft.scale = (10.0, 2.0) if walk == 1 else (5.0, 1.0)
+        prefill.walk()
+        decode.walk()
+    times = decode.times()
+    for name in ("draft_step_s", "verify_s", "first_pass_s"):
+        np.testing.assert_allclose(getattr(times, name), getattr(steady, name), rtol=1e-9)
+    np.testing.assert_allclose(prefill.times(), steady_prefill, rtol=1e-9)
+    assert decode.walk_spread() == pytest.approx(1.0)
+    assert prefill.walk_spread() == pytest.approx(1.0)
