@@ -24,7 +24,9 @@ So:
 - draft_step(b, c) pools the passes after the first: right after a calibration the engine's
   second passes ran 1.01-1.21x this price and its third and later ones 0.84-1.10x (two runs of
   `benchmarks/draft_passes.py`, 2026-12-01); one price for both is within the machine's noise.
-- prefill runs target then draft per point, into slots, as the engine's prefill step does.
+- prefill(b, p) is the engine's own prefill calls (`realrun.prefill`), target then draft, into
+  empty slots: the forwards and the host work the engine books with them (1-2% of a tiny-pair
+  prefill on the CPU over its bare forward).
 Rollback between samples is the engine's own: each slot's length is set back (no copy).
 
 Grids are stored as measured. CPU matrix products have real jumps between shapes (ENGINE-NOTES):
@@ -46,6 +48,7 @@ from realrun.backend import RealSpeculation
 from realrun.clock import Clock
 from realrun.kv import SlotKV
 from realrun.models import with_cache
+from realrun.prefill import PrefillChunks, prefill_draft, prefill_target
 
 
 def random_slots(model, slots: int, capacity: int, dtype: torch.dtype, device: str) -> SlotKV:
@@ -263,8 +266,9 @@ def _groups(batch_sizes, bytes_per_request: int, budget_bytes: int) -> list[list
 
 class PrefillWalks:
     """The prefill grids, timed walk by walk as `DecodeWalks` times the decode ones: each point is
-    one forward over the prompts into empty slots, target then draft as the engine's prefill step
-    runs them; only the last position's logits are computed, as an engine needs."""
+    the engine's own prefill calls (`realrun.prefill`) over one batch of prompts into empty slots,
+    the target's (with the first tokens chosen) then the draft's, each timed with the host work
+    the engine books inside its prefill time."""
 
     def __init__(self, target, draft, batch_sizes, prompt_tokens, timer: Timer, dtype: torch.dtype,
                  device: str, tick: Callable[[], object] = lambda: None) -> None:
@@ -278,26 +282,30 @@ class PrefillWalks:
     @torch.inference_mode()
     def walk(self) -> None:
         # the caches live for one walk: a calibration interleaving walks holds one grid's at a time
-        rows = torch.arange(max(self.batch_sizes))  # prefilling requests are addressed by slot, as in realrun
+        slots = max(self.batch_sizes)  # prefilling requests are addressed by slot, as in realrun
         capacity = max(self.prompt_tokens) + 1
-        models = (self.target, self.draft)
-        kvs = [random_slots(model, len(rows), capacity, self.dtype, self.device) for model in models]
+        target_kv, draft_kv = (random_slots(model, slots, capacity, self.dtype, self.device)
+                               for model in (self.target, self.draft))
+        vocab = min(self.target.config.vocab_size, self.draft.config.vocab_size)
+        clock = Clock(torch.device(self.device))
+        chunks: dict[int, PrefillChunks] = {}  # point → what its target call padded, for its draft call
         runs: list[Callable[[], object]] = []
-        for b, p in self.points:
+        for point, (b, p) in enumerate(self.points):
             batch = self.batch_sizes[b]
-            for model, kv in zip(models, kvs, strict=True):
-                shape = (batch, self.prompt_tokens[p])
-                ids = torch.randint(0, model.config.vocab_size, shape, device=self.device)
-                runs.append(lambda model=model, kv=kv, ids=ids, batch=batch:
-                            slot_forward(model, kv, rows[:batch], ids, logits_to_keep=1))
+            feeds = torch.randint(0, vocab, (batch, self.prompt_tokens[p])).tolist()
+            every = [True] * batch  # new prompts, each completed: the first tokens are chosen
 
-        def reset(index: int) -> None:  # runs come in (target, draft) pairs whatever the points' order
-            kvs[index % 2].lengths.zero_()
+            def run_target(point=point, feeds=feeds, every=every) -> None:
+                chunks[point], _ = prefill_target(self.target, target_kv, list(range(len(feeds))), feeds,
+                                                  every, every, False, None, clock)
+
+            runs += [run_target, lambda point=point, every=every:
+                     prefill_draft(self.draft, draft_kv, chunks[point], every, clock)]
 
         # alternate the order of points, never the target → draft order within a point
         points = range(len(self.points)) if self.walks % 2 == 0 else reversed(range(len(self.points)))
         order = [i for point in points for i in (2 * point, 2 * point + 1)]
-        samples = self.timer.pass_samples([runs[i] for i in order], reset=reset)
+        samples = self.timer.pass_samples([runs[i] for i in order])
         for index, sample in zip(order, samples, strict=True):
             self.samples[index].append(sample)
             self.tick()

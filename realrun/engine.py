@@ -27,11 +27,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from realrun.acceptance import next_token
-from realrun.backend import RealSpeculation, right_padded
+from realrun.backend import RealSpeculation
 from realrun.clock import Clock
 from realrun.kv import SlotKV
 from realrun.models import ModelPair, with_cache
+from realrun.prefill import prefill_draft, prefill_target
 from realrun.tree_backend import RealTrees
 from specsim.engine.scheduler import Scheduler
 from specsim.engine.speculation import speculate, speculate_tree
@@ -176,41 +176,22 @@ class RealReplica:
 
     # -- prefill -------------------------------------------------------------------------------
     def _prefill(self, chunks: list) -> None:
-        """One batched forward over every scheduled chunk (each request into its own slot)."""
-        slots, feeds = [], []
-        for request, chunk in chunks:
-            slot = self.slot_of[request.index]
-            if request.prefilled == 0:  # a new prefill, or the recompute after a preemption
-                for kv in (self.target_kv, self.draft_kv):
-                    if kv is not None:
-                        kv.lengths[slot] = 0
-            slots.append(slot)
-            feeds.append(self.tokens[request.index][request.prefilled: request.prefilled + chunk])
-        inputs, counts = right_padded(feeds)
-        inputs = inputs.to(self.pair.device)
-        rows = torch.tensor(slots)
-        last = counts - 1  # only the logits at each chunk's last token are needed
-        keep, where = torch.unique(last, return_inverse=True)
-        cache = self.target_kv.batch(rows, len(slots), counts)
-        logits = self.clock.forward(self.pair.target, input_ids=inputs, **with_cache(self.pair.target, cache),
-                                    attention_mask=cache.mask, position_ids=cache.position_ids,
-                                    use_cache=True, logits_to_keep=keep.to(self.pair.device)).logits
-        cache.commit(counts)
+        """One batched forward over every scheduled chunk, target then draft (`prefill.py`)."""
+        slots = [self.slot_of[request.index] for request, _ in chunks]
+        feeds = [self.tokens[request.index][request.prefilled: request.prefilled + chunk]
+                 for request, chunk in chunks]
+        fresh = [request.prefilled == 0 for request, _ in chunks]
+        # a chunk that ends the prompt (not a recompute of generated tokens) gets its first token
+        completes = [request.prefilled + chunk >= request.prefill_tokens
+                     and len(self.tokens[request.index]) == request.prefill_tokens
+                     for request, chunk in chunks]
+        padded, chosen = prefill_target(self.pair.target, self.target_kv, slots, feeds, fresh, completes,
+                                        self.sampling, self.generator, self.clock)
         if self.draft_kv is not None:
-            cache = self.draft_kv.batch(rows, len(slots), counts)
-            self.clock.forward(self.pair.draft, input_ids=inputs, **with_cache(self.pair.draft, cache),
-                               attention_mask=cache.mask, position_ids=cache.position_ids, use_cache=True,
-                               logits_to_keep=1)
-            cache.commit(counts)
-        done = [i for i, (request, chunk) in enumerate(chunks)
-                if request.prefilled + chunk >= request.prefill_tokens
-                and len(self.tokens[request.index]) == request.prefill_tokens]
-        if done:
-            index = torch.tensor(done)
-            at = logits[index.to(logits.device), where[index].to(logits.device)]
-            chosen = next_token(at, self.sampling, self.generator).tolist()
-            for i, token in zip(done, chosen, strict=True):
-                self.tokens[chunks[i][0].index].append(int(token))
+            prefill_draft(self.pair.draft, self.draft_kv, padded, fresh, self.clock)
+        completed = [request for (request, _), complete in zip(chunks, completes, strict=True) if complete]
+        for request, token in zip(completed, chosen, strict=True):
+            self.tokens[request.index].append(token)
 
     # -- KV slots follow the scheduler -------------------------------------------------------
     def _sync_slots(self) -> None:

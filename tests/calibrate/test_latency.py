@@ -22,8 +22,10 @@ class Recording:
     def __call__(self, **inputs):
         cache = inputs.get("cache", inputs.get("past_key_values"))  # realrun.models.with_cache
         ids = inputs["input_ids"]
+        keep = inputs.get("logits_to_keep")
+        keep = keep.tolist() if isinstance(keep, torch.Tensor) else keep  # positions, or a count
         self.calls.append((self.name, ids.shape[0], ids.shape[1], tuple(cache.start.tolist()),
-                           inputs["attention_mask"].dim(), inputs.get("logits_to_keep")))
+                           inputs["attention_mask"].dim(), keep))
         # the engine's inputs: positions continue each row's cache
         assert torch.equal(inputs["position_ids"][:, 0].cpu(), cache.start)
         return self.model(**inputs)
@@ -67,12 +69,15 @@ def test_decode_needs_a_step_with_drafts(tiny_models):
         measure_decode(*tiny_models, (1,), (1,), (8,), timer(1), torch.float32, "cpu")
 
 
-def test_prefill_runs_target_then_draft_into_empty_slots(tiny_models):
+def test_prefill_runs_the_engines_calls_target_then_draft_into_empty_slots(tiny_models):
     calls: list[tuple] = []
     target, draft = recording(tiny_models, calls)
     target_grid, draft_grid = measure_prefill(target, draft, (1, 2), (4, 6), timer(1), torch.float32, "cpu")
     points = [(1, 4), (1, 6), (2, 4), (2, 6)]
-    assert calls == [(name, b, p, (0,) * b, 4, 1) for b, p in points for name in ("target", "draft")]
+    # the target keeps the logits at the prompts' last position (the engine's first tokens), the
+    # draft only the last one
+    assert calls == [call for b, p in points
+                     for call in (("target", b, p, (0,) * b, 4, [p - 1]), ("draft", b, p, (0,) * b, 4, 1))]
     assert len(target_grid) == len(draft_grid) == 2 and len(target_grid[0]) == 2
 
 
@@ -102,6 +107,28 @@ def test_decode_times_are_the_engines_backend_calls(tiny_models, monkeypatch):
         assert slow.first_pass_s[0][width][0] == pytest.approx(0.02)
     for q in (0, 1):  # plain steps and verify passes of 3 tokens
         assert fast.verify_s[0][q][0] == 0.0 and slow.verify_s[0][q][0] == pytest.approx(0.02)
+
+
+def test_prefill_times_are_the_engines_prefill_calls(tiny_models, monkeypatch):
+    """The engine books the host work around its prefill forwards (padding the chunks, choosing
+    the first tokens) as prefill time; so must the grid: slowing the engine's choice of the first
+    tokens slows the target's prefill points by as much, and not the draft's."""
+    import realrun.acceptance
+    import realrun.prefill
+
+    target, draft = tiny_models
+    clock = SteppedClock()  # the forwards take no time on it; only what the test adds counts
+    grid = ((1, 2), (4,))
+    fast_target, fast_draft = measure_prefill(target, draft, *grid, timer(3, clock), torch.float32, "cpu")
+
+    def slowed(*args, **kwargs):
+        clock.advance(0.02)
+        return realrun.acceptance.next_token(*args, **kwargs)
+
+    monkeypatch.setattr(realrun.prefill, "next_token", slowed)
+    slow_target, slow_draft = measure_prefill(target, draft, *grid, timer(3, clock), torch.float32, "cpu")
+    assert fast_target == [[0.0], [0.0]] and fast_draft == slow_draft == [[0.0], [0.0]]
+    np.testing.assert_allclose(slow_target, [[0.02], [0.02]])
 
 
 class Costing(Recording):
