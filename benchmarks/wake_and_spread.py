@@ -85,7 +85,7 @@ def main() -> None:
     for _ in range(args.repeats):
         clock = time.strftime("%H:%M:%S", time.gmtime())
         relative = 1 + measure_idle_wake(target, draft, FixedLength(4),
-                                         latency.prefill_s(1, float(WAKE_PROMPT_TOKENS), True), "cpu")
+                                         latency.prefill_s(1, float(WAKE_PROMPT_TOKENS), True), "cpu").factor
         against_grid = wake_against_grid(target, draft, latency)
         runs = [decode_steps(target, draft, policy, BATCH, RUN_S, "cpu", positions)
                 for policy in (FixedLength(4), NoSpeculation())]

@@ -274,23 +274,35 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
         plain_step_overhead_s=plain_overhead,
     )
     warm = LatencyModel(latency)  # the grids just measured: the policies' cost model, the wake-up's spacing
-    idle_wake = measure_idle_wake(target.model, draft.model, FixedLength(overhead_k),
-                                  warm.prefill_s(1, float(WAKE_PROMPT_TOKENS), True), device)
+    wake = measure_idle_wake(target.model, draft.model, FixedLength(overhead_k),
+                             warm.prefill_s(1, float(WAKE_PROMPT_TOKENS), True), device)
+    idle_wake, idle_wake_s = wake.factor, wake.delay_s
     if math.isnan(idle_wake):  # said in the notes, never a silent default
-        idle_wake = 0.0
-        notes.add(f"idle_wake_factor: not measured (the wake-up run lacked a prefill after a {IDLE_S:g} s "
-                  "idle wait or one on a warm engine); set to 0")
+        idle_wake = idle_wake_s = 0.0
+        notes.add(f"idle_wake_factor, idle_wake_s: not measured (the wake-up run lacked a prefill after a "
+                  f"{IDLE_S:g} s idle wait or one on a warm engine); set to 0")
     else:
         notes.add(f"idle_wake_factor: prefills that woke the real engine after {IDLE_S:g} s idle took "
                   f"×{1 + idle_wake:.2f} the time of its prefills on a warm engine in the same seconds "
-                  "(medians); the simulator slows the first step after idle by it")
+                  "(medians); the simulator slows the first step after idle by it; idle_wake_s: outside "
+                  f"their forwards, those steps ended {idle_wake_s * 1e3:.2f} ms later after the arrival "
+                  "that woke the engine than a warm prefill step's host time (median)")
+    prefill_step_overhead: float | None = wake.prefill_step_overhead_s
+    if math.isnan(wake.prefill_step_overhead_s):
+        prefill_step_overhead = None
+        notes.add("prefill_step_overhead_s: not measured (no prefill-only step); plain_step_overhead_s "
+                  "stands for it")
+    else:
+        notes.add("prefill_step_overhead_s: the real engine's host time per prefill-only step on a warm "
+                  "engine, the same run (median)")
     policy_overheads = measure_policy_overheads(target.model, draft.model, policies, middle_batch, device,
                                                 max_positions, warm)
     if policy_overheads:
         notes.add(f"policy_step_overhead_s: the real engine's host time per decode step serving each of "
                   f"{', '.join(policy_overheads)} (its cost model: this profile's latency), batch "
                   f"{middle_batch}, {RUN_S:g} s each")
-    update = {"idle_wake_factor": idle_wake, "policy_step_overhead_s": policy_overheads,
+    update = {"idle_wake_factor": idle_wake, "idle_wake_s": idle_wake_s,
+              "prefill_step_overhead_s": prefill_step_overhead, "policy_step_overhead_s": policy_overheads,
               "step_time_spread": spread, "step_time_persistence": persistence}
     return latency.model_copy(update=update), transient
 

@@ -23,6 +23,7 @@ after 0.5 s of sleep measured ×1.05-1.10 while the engine's prefills after idle
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -145,20 +146,36 @@ def measure_policy_overheads(target, draft, policy_specs: list[str], batch: int,
     return overheads
 
 
+@dataclass(frozen=True)
+class IdleWake:
+    """What the engine does after an idle wait, and with a step that only prefills."""
+
+    factor: float  # the woken prefill's time over a warm one's, − 1, at least 0; NaN: unmeasured
+    # the woken step's time outside its forwards beyond a warm prefill step's host time, from the
+    # arrival that woke the engine (median); NaN: unmeasured
+    delay_s: float
+    prefill_step_overhead_s: float  # a warm prefill-only step's host time outside its forwards (median)
+
+
 def measure_idle_wake(target, draft, policy: Policy, prefill_estimate_s: float, device: str,
                       samples: int = WAKE_SAMPLES, idle_s: float = IDLE_S,
-                      clock: Clock | None = None) -> float:
-    """median(prefill that wakes the engine after an idle wait) / median(prefill of an engine that
-    was busy right before) − 1, at least 0: the factor the simulator slows the first step after
-    idle by; NaN when either kind of prefill is missing.
+                      clock: Clock | None = None) -> IdleWake:
+    """The factor the simulator slows the first step after idle by — median(prefill that wakes
+    the engine after an idle wait) / median(prefill of an engine that was busy right before) − 1 —,
+    what that step costs outside its forwards beyond a warm one, and the host time of a warm step
+    that only prefills.
 
-    Both kinds come from the same few seconds of serving, so a slow or fast spell of the machine
-    is in both: `samples` groups of WAKE_GROUP requests arrive together, one request at a time is
-    served (a prefill and two decode steps); the group's first prefill follows a sleep of about
-    `idle_s`, the others follow the previous request's last step. (Against the prefill grid
+    Both kinds of prefill come from the same few seconds of serving, so a slow or fast spell of the
+    machine is in both: `samples` groups of WAKE_GROUP requests arrive together, one request at a
+    time is served (a prefill and two decode steps); the group's first prefill follows a sleep of
+    about `idle_s`, the others follow the previous request's last step. (Against the prefill grid
     instead, calibrations on 2026-12-01 read ×1.29 and ×1.38 while the real runs minutes later
     prefilled at ×0.74-0.97 of the simulator's price: a spell at the moment of the wake-up run
     counted as wake-up. `benchmarks/wake_and_spread.py` prints both readings.)
+    Outside the forwards, on the 2-core CPU (tiny pair, 2026-12-07): the woken step started
+    0.13-0.20 ms after the arrival the engine slept until, and its host work took 0.19-0.29 ms
+    against 0.04 ms for a warm prefill step — about 0.35 ms that the simulator, starting the step
+    at once at a warm step's host time, left out of every TTFT at light load.
     `prefill_estimate_s`: about one prefill of WAKE_PROMPT_TOKENS, to space the groups so that
     each sleep lasts about `idle_s` even when the wake-up doubles a prefill."""
     output_tokens = 3
@@ -169,14 +186,22 @@ def measure_idle_wake(target, draft, policy: Policy, prefill_estimate_s: float, 
     arrival_s = np.repeat(groups_s, WAKE_GROUP)
     steps = serve_briefly(target, draft, policy, arrival_s, WAKE_PROMPT_TOKENS, output_tokens, 1,
                           groups_s[-1] + 60.0, device, clock=clock)
-    ends = (steps["t_s"] + steps["step_s"]).to_numpy()
-    gap_s = np.concatenate([[np.nan], steps["t_s"].to_numpy()[1:] - ends[:-1]])  # the first: neither
+    start_s = steps["t_s"].to_numpy()
+    ends = start_s + steps["step_s"].to_numpy()
+    gap_s = np.concatenate([[np.nan], start_s[1:] - ends[:-1]])  # the first: neither
     prefills = (steps["batch_size"] == 0).to_numpy() & (steps["prefill_tokens"] > 0).to_numpy()
-    woken = steps["prefill_s"].to_numpy()[prefills & (gap_s > 0.5 * idle_s)]
-    warm = steps["prefill_s"].to_numpy()[prefills & (gap_s < 0.05 * idle_s)]
-    if len(woken) == 0 or len(warm) == 0:
-        return math.nan
-    return max(0.0, float(np.median(woken) / np.median(warm)) - 1.0)
+    woken, warm = prefills & (gap_s > 0.5 * idle_s), prefills & (gap_s < 0.05 * idle_s)
+    prefill_s = steps["prefill_s"].to_numpy()
+    host_s = steps["step_s"].to_numpy() - prefill_s - (steps["draft_s"] + steps["verify_s"]).to_numpy()
+    if not woken.any() or not warm.any():
+        any_host_s = float(np.median(host_s[prefills])) if prefills.any() else math.nan
+        return IdleWake(math.nan, math.nan, any_host_s)
+    warm_host_s = float(np.median(host_s[warm]))
+    # each woken step answers the latest group arrival before it
+    waking_arrival_s = groups_s[np.searchsorted(groups_s, start_s[woken], side="right") - 1]
+    late_s = start_s[woken] - waking_arrival_s + host_s[woken] - warm_host_s
+    return IdleWake(max(0.0, float(np.median(prefill_s[woken]) / np.median(prefill_s[warm])) - 1.0),
+                    max(0.0, float(np.median(late_s))), warm_host_s)
 
 
 def serve_briefly(target, draft, policy: Policy, arrival_s: np.ndarray, prompt_tokens: int,

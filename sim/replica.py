@@ -1,6 +1,8 @@
 """One replica as a SimPy process: it loops over engine steps while it has work and sleeps
 until the router hands it a request when it has none. The first step after such a sleep runs its
-forwards `idle_wake_factor` slower (the profile's measurement: caches and clocks went cold)."""
+forwards `idle_wake_factor` slower (the profile's measurement: caches and clocks went cold) and
+costs `idle_wake_s` more outside them (the engine's delay in waking from its sleep, its slower host
+work right after)."""
 
 from __future__ import annotations
 
@@ -80,8 +82,9 @@ class SimReplica:
         speed = self.speed
         timeout = env.timeout
         wake_scale = 1.0 + latency.idle_wake_factor
-        wakes_slow = wake_scale != 1.0
-        cold = False  # the step about to run follows an idle wait (and wakes slow)
+        wake_s = latency.idle_wake_s
+        wakes_slow = wake_scale != 1.0 or wake_s > 0
+        cold = False  # the step about to run follows an idle wait (and wakes slow, or late)
         while True:
             now = env.now
             view = scheduler.admit(now)
@@ -138,6 +141,7 @@ class SimReplica:
                 draft_s, verify_s, prefill_s, step_overhead_s = cost.price(
                     batch, drafted, longest, shortest, verified_total, context, plan.chunks,
                     first_pass_tokens)
+            waking = cold
             if cold:
                 draft_s, verify_s = draft_s * wake_scale, verify_s * wake_scale
                 prefill_s *= wake_scale
@@ -152,6 +156,8 @@ class SimReplica:
                 prefill_s *= prefill_factor
                 if self.host_time is not None:
                     step_overhead_s = self.host_time(now)
+            if waking:  # the engine's wake-up outside the forwards: host time
+                step_overhead_s += wake_s
             step_s = draft_s + verify_s + prefill_s + step_overhead_s
             yield timeout(step_s)
             times = StepTimes(draft_s, verify_s, prefill_s, step_s)

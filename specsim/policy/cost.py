@@ -94,9 +94,11 @@ class CostEstimator:
         return draft_s, verify_s, prefill_s, self.overhead_s(batch, drafting)
 
     def overhead_s(self, batch: int, drafting: bool) -> float:
-        """The engine's host time per step: the policy's own where measured, else by whether any
-        request drafts."""
-        if self.policy_overhead_s is not None and batch:
+        """The engine's host time per step: a prefill-only step's (batch 0); the policy's own where
+        measured; else by whether any request drafts."""
+        if not batch:
+            return self.latency.prefill_step_overhead_s
+        if self.policy_overhead_s is not None:
             return self.policy_overhead_s
         return self.latency.step_overhead_s if drafting else self.latency.plain_step_overhead_s
 

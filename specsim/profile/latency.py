@@ -147,7 +147,10 @@ class LatencyModel:
         self.step_overhead_s = latency.step_overhead_s
         plain = latency.plain_step_overhead_s
         self.plain_step_overhead_s = latency.step_overhead_s if plain is None else plain
+        prefill_only = latency.prefill_step_overhead_s
+        self.prefill_step_overhead_s = self.plain_step_overhead_s if prefill_only is None else prefill_only
         self.idle_wake_factor = latency.idle_wake_factor
+        self.idle_wake_s = latency.idle_wake_s
         self.step_time_spread = np.asarray(latency.step_time_spread, dtype=np.float64)
         self.step_time_persistence = latency.step_time_persistence
         self.policy_step_overhead_s = dict(latency.policy_step_overhead_s)

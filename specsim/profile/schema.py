@@ -177,8 +177,14 @@ class Latency(Strict):
     )
     plain_step_overhead_s: float | None = Field(
         default=None, ge=0,
-        description="the same for a step in which no request drafts (plain decoding, prefill only): "
-        "the engine skips the speculation protocol's host work; None: step_overhead_s",
+        description="the same for a step in which no request drafts (plain decoding, and prefill only "
+        "where prefill_step_overhead_s is None): the engine skips the speculation protocol's host work; "
+        "None: step_overhead_s",
+    )
+    prefill_step_overhead_s: float | None = Field(
+        default=None, ge=0,
+        description="the engine's host time for a step that only prefills (no decode rows): admitting "
+        "the requests, giving them slots; None: plain_step_overhead_s",
     )
     policy_step_overhead_s: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict,
@@ -190,6 +196,12 @@ class Latency(Strict):
         default=0.0, ge=0,
         description="the first step after the engine sat idle (no request to serve) runs its forwards "
         "(1 + this) times slower: caches and clocks went cold; 0 where not measured",
+    )
+    idle_wake_s: float = Field(
+        default=0.0, ge=0,
+        description="what the first step after the engine sat idle costs outside its forwards beyond a "
+        "warm step's host time: from the arrival that wakes it to that step's start (its sleep's "
+        "overshoot), and its slower host work; 0 where not measured",
     )
     step_time_spread: list[Annotated[float, Field(gt=0)]] = Field(
         default_factory=list,

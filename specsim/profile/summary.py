@@ -123,13 +123,17 @@ def _latency_lines(profile: Profile) -> list[str]:
     plain = ""
     if latency.plain_step_overhead_s is not None:
         plain = f" ({latency.plain_step_overhead_s * 1e3:.2f} ms when nobody drafts)"
+    if latency.prefill_step_overhead_s is not None:
+        plain += f" ({latency.prefill_step_overhead_s * 1e3:.2f} ms prefill only)"
     if latency.policy_step_overhead_s:
         plain += "; serving " + ", ".join(f"{label} {overhead_s * 1e3:.2f} ms"
                                           for label, overhead_s in latency.policy_step_overhead_s.items())
     lines = [
         f"latency ({latency.source}, timer {latency.timer}, repeats {latency.repeats}, step overhead "
         f"{latency.step_overhead_s * 1e3:.2f} ms{plain}, forwards of the first step after idle "
-        f"×{1 + latency.idle_wake_factor:.2f}{_spread(latency)}), "
+        f"×{1 + latency.idle_wake_factor:.2f}" + (f", {latency.idle_wake_s * 1e3:.2f} ms late"
+                                                   if latency.idle_wake_s else "")
+        + f"{_spread(latency)}), "
         f"context {SUMMARY_CONTEXT}:",
         f"  {'batch':>5}  {'draft step':>11}  {'verify k=0':>11}  {f'verify k={k}':>11}"
         + (f"  {'1st pass 1/2':>13}" if latency.draft_first_pass is not None else ""),

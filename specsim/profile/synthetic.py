@@ -80,7 +80,8 @@ def linear_profile(*, draft_step_s: float, verify_base_s: float, verify_per_toke
                    prefill_base_s: float = 0.0, prefill_per_token_s: float = 0.0,
                    acceptance: Acceptance | None = None, kv_capacity_tokens: int = 1_000_000,
                    step_overhead_s: float = 0.0, plain_step_overhead_s: float | None = None,
-                   idle_wake_factor: float = 0.0, first_pass_s: float | None = None,
+                   idle_wake_factor: float = 0.0, idle_wake_s: float = 0.0,
+                   prefill_step_overhead_s: float | None = None, first_pass_s: float | None = None,
                    first_pass_per_token_s: float = 0.0,
                    policy_step_overhead_s: dict[str, float] | None = None,
                    name: str = "synthetic") -> Profile:
@@ -124,6 +125,8 @@ def linear_profile(*, draft_step_s: float, verify_base_s: float, verify_per_toke
             step_overhead_s=step_overhead_s,
             plain_step_overhead_s=plain_step_overhead_s,
             idle_wake_factor=idle_wake_factor,
+            idle_wake_s=idle_wake_s,
+            prefill_step_overhead_s=prefill_step_overhead_s,
             policy_step_overhead_s=policy_step_overhead_s or {},
         ),
         memory=Memory(target_weight_bytes=0, draft_weight_bytes=0, target_kv_bytes_per_token=1,

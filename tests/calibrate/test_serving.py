@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from calibrate.serving import (
+    IdleWake,
     measure_idle_wake,
     measure_step_overhead,
     step_time_persistence,
@@ -71,6 +72,9 @@ class SlowAfterIdle:
         return spent
 
     def wake(self, draft) -> float:
+        return self.measure(draft).factor
+
+    def measure(self, draft) -> IdleWake:
         return measure_idle_wake(self.target, draft, FixedLength(2), 0.04, "cpu", samples=4, idle_s=0.2,
                                  clock=self.clock)
 
@@ -123,3 +127,40 @@ def test_step_time_persistence_is_never_negative_and_needs_steps() -> None:
     # a two-valued series that changes every 8 steps: lag-1 autocorrelation 1 − 2/8
     assert step_time_persistence([blocks]) == pytest.approx(0.75, abs=0.01)
     assert step_time_persistence([blocks.head(10)]) == 0.0
+
+
+class Oversleeping(SteppedClock):
+    """The engine's clock on a machine whose sleeps end `late_s` after they were due."""
+
+    def __init__(self, forward_cost, late_s: float) -> None:
+        super().__init__(forward_cost)
+        self.late_s = late_s
+        self.woke = False  # a sleep ended and no step has run since
+
+    def sleep(self, seconds: float) -> None:
+        self.time_s += seconds + (self.late_s if seconds > 0 else 0.0)
+        self.woke = True
+
+
+def test_the_wake_up_outside_the_forwards_and_a_prefill_steps_host_time(tiny_models, monkeypatch):
+    """The engine wakes 3 ms after the arrival it slept until, and admitting takes 1 ms at each
+    step, 2 ms more right after a sleep: the measurement reads the warm prefill step's host time,
+    and the woken step's 5 ms beyond it."""
+    from specsim.engine.scheduler import Scheduler
+
+    target, draft = tiny_models
+    machine = SlowAfterIdle(target, 0.0)
+    clock = Oversleeping(machine.cost, 0.003)
+    machine.clock = clock
+    admit = Scheduler.admit
+
+    def slow_admit(self, now):
+        clock.advance(0.001 + (0.002 if clock.woke else 0.0))
+        clock.woke = False
+        return admit(self, now)
+
+    monkeypatch.setattr(Scheduler, "admit", slow_admit)
+    wake = machine.measure(draft)
+    assert wake.delay_s == pytest.approx(0.005, abs=1e-9)
+    assert wake.prefill_step_overhead_s == pytest.approx(0.001, abs=1e-9)
+    assert wake.factor == pytest.approx(0.0, abs=1e-9)
