@@ -227,10 +227,13 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
             decode_walks.walk()
     prefill_target, prefill_draft = prefill.times()
     decode = decode_walks.times()
-    if grid.passes > 1:
-        notes.add(f"latency grids' own resolution: a point's {grid.passes} walks' medians differ by "
-                  f"{100 * decode_walks.walk_spread():.0f}% (decode) and {100 * prefill.walk_spread():.0f}% "
-                  "(prefill) of its median, at the median point")
+    walk_spread = {kind: spread for kind, spread in (("decode", decode_walks.walk_spread()),
+                                                     ("prefill", prefill.walk_spread()))
+                   if not math.isnan(spread)}
+    if walk_spread:
+        notes.add(f"grid_walk_spread: a point's {grid.passes} walks' medians differ by "
+                  + " and ".join(f"{100 * spread:.0f}% ({kind})" for kind, spread in walk_spread.items())
+                  + " of its median, at the median point")
     middle_batch = grid.batch_sizes[len(grid.batch_sizes) // 2]
     overhead_k = min(4, max_draft_tokens)
     generic_runs = [
@@ -303,7 +306,8 @@ def _measure_latency(target, draft, grid: Grid, device: str, dtype, max_draft_to
                   f"{middle_batch}, {RUN_S:g} s each")
     update = {"idle_wake_factor": idle_wake, "idle_wake_s": idle_wake_s,
               "prefill_step_overhead_s": prefill_step_overhead, "policy_step_overhead_s": policy_overheads,
-              "step_time_spread": spread, "step_time_persistence": persistence}
+              "step_time_spread": spread, "step_time_persistence": persistence,
+              "grid_walk_spread": walk_spread}
     return latency.model_copy(update=update), transient
 
 

@@ -210,6 +210,12 @@ class Latency(Strict):
         "ascending; the simulator scales each step by a draw from them; empty: every step takes its "
         "predicted time",
     )
+    grid_walk_spread: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="the calibration's own resolution, by grid kind (decode, prefill): how far apart its "
+        "walks over the grid put a point — largest minus smallest walk median over the point's "
+        "median — at the median point; empty where the grids were walked once or not measured",
+    )
     step_time_persistence: float = Field(
         default=0.0, ge=0, lt=1,
         description="how the jitter sticks: each step keeps the previous step's factor with this "

@@ -184,10 +184,29 @@ def run_validation(scenario: Scenario, *, profile: Profile, target: str | Path, 
              f"{repeats} real run(s) per point"
              + (", synthetic acceptance (the same draws in both worlds; no replay)"
                 if scenario.acceptance is not None else "")]
+    notes += calibration_notes(profile, thresholds.median)
     notes += probe_notes(points, calibration_probe, thresholds.median)
     notes += speed_notes(points)
     notes += model_notes(points)
     return Validation(table, points, notes)
+
+
+def calibration_notes(profile: Profile, threshold: float = 0.05) -> list[str]:
+    """One line where the profile says how well its calibration reproduced its own grid points
+    (`latency.grid_walk_spread`): a prediction can be off by about that much with no model error,
+    and the real runs' spread — the verdict's resolution — does not show it."""
+    spread = profile.latency.grid_walk_spread
+    if not spread:
+        return []
+    line = ("the profile's own resolution: its calibration's walks over a grid put a point "
+            + ", ".join(f"{100 * value:.1f}% ({kind})" for kind, value in spread.items())
+            + " apart, at the median point")
+    over = [kind for kind, value in spread.items() if value > threshold]
+    if over:
+        line += (f" — over the {threshold:.0%} median threshold for {' and '.join(over)}: the prediction can "
+                 "miss by that much from the calibration alone, which the verdict (judged against the real "
+                 "runs' spread) counts against the simulator")
+    return [line]
 
 
 def probe_notes(points: list[dict[str, Any]], calibration_probe: ProbeReading | None,

@@ -53,6 +53,7 @@ def test_profile_loads_and_describes_the_run(tiny_profile_path):
     assert first_pass.batch_sizes == profile.latency.draft_step.batch_sizes
     assert np.all(np.asarray(first_pass.time_s) > 0)
     # the grids' walks were interleaved, and the profile says how far apart they put a point
+    assert sorted(profile.latency.grid_walk_spread) == ["decode", "prefill"]
     assert "a point's 3 walks' medians differ by" in profile.notes
 
 

@@ -244,3 +244,13 @@ def test_a_calibration_the_probe_disagrees_with_is_said():
     off = probe_notes([point], ProbeReading(0.010, 0.010, 0.0066, 0.010))
     assert len(off) == 2 and "prefill ×0.66" in off[1] and "decode" not in off[1]
     assert len(probe_notes([point], ProbeReading(0.0102, 0.010, 0.0098, 0.010))) == 1  # within 5%: silent
+
+
+def test_the_profiles_own_resolution_is_said(shipped_profile):
+    from specsim.validate.run import calibration_notes
+
+    assert calibration_notes(shipped_profile) == []  # a roofline profile: nothing measured
+    spread = {"decode": 0.16, "prefill": 0.04}
+    latency = shipped_profile.latency.model_copy(update={"grid_walk_spread": spread})
+    line, = calibration_notes(shipped_profile.model_copy(update={"latency": latency}), 0.05)
+    assert "16.0% (decode), 4.0% (prefill)" in line and "threshold for decode:" in line
