@@ -119,7 +119,10 @@ class RealReplica:
                 decode = (draft_s + verify_s) / priced_decode_s if priced_decode_s > 0 else math.nan
                 prefill = prefill_s / priced_prefill_s if priced_prefill_s > 0 else math.nan
                 if not (math.isnan(decode) and math.isnan(prefill)):
-                    host_s = max(end - now - draft_s - verify_s - prefill_s, 0.0)
+                    # host time of steps with decode rows only: a prefill-only step's (mostly a
+                    # wake-up's) is priced apart, by the profile (prefill_step_overhead_s, idle_wake_s)
+                    host_s = max(end - now - draft_s - verify_s - prefill_s, 0.0) if result is not None \
+                        else math.nan
                     self.speed_samples.append((end, decode, prefill, host_s))
                 outcome = scheduler.complete(plan, result, times, end)
                 if outcome is not None:

@@ -154,7 +154,7 @@ class SimReplica:
                 decode_factor, prefill_factor = speed(now)
                 draft_s, verify_s = draft_s * decode_factor, verify_s * decode_factor
                 prefill_s *= prefill_factor
-                if self.host_time is not None:
+                if self.host_time is not None and batch:  # the real run's steps with decode rows
                     step_overhead_s = self.host_time(now)
             if waking:  # the engine's wake-up outside the forwards: host time
                 step_overhead_s += wake_s

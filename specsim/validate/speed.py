@@ -109,8 +109,9 @@ class SpeedSeries:
         self.decode = _RunningMedian(data[:, 0], data[:, 1], window_s)
         prefill = _RunningMedian(data[:, 0], data[:, 2], window_s) if data.shape[1] > 2 else self.decode
         self.prefill = prefill if prefill.usable else self.decode
-        # the engine's host time per step (seconds, not a ratio): the profile's is one calibration
-        # moment at one batch shape, and this engine's Python around the forwards drifts too
+        # the engine's host time per step with decode rows (seconds, not a ratio): the profile's is
+        # one calibration moment at one batch shape, and this engine's Python around the forwards
+        # drifts too (prefill-only steps, mostly wake-ups, keep the profile's own terms)
         self.host = _RunningMedian(data[:, 0], data[:, 3], window_s, allow_zero=True) \
             if data.shape[1] > 3 else None
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sim.cluster import simulate
 from specsim.cli import main
 from specsim.profile import load_profile, save_profile
+from specsim.profile.latency import LatencyModel
 from specsim.profile.scale import scale_forwards
 from specsim.results import RunResult, read_result
 from specsim.validate import run as validate_run
@@ -232,8 +233,12 @@ def test_the_model_row_can_take_the_real_engines_host_time(shipped_profile):
     run = simulate(scenario, "fixed:k=3", 0, profile=shipped_profile, speed=lambda t: (1.0, 1.0),
                    host_time=lambda t: 0.002)
     steps = run.steps
-    host = steps["step_s"] - steps[["draft_s", "verify_s", "prefill_s"]].sum(axis=1)
-    assert host.to_numpy() == pytest.approx(0.002)
+    host = (steps["step_s"] - steps[["draft_s", "verify_s", "prefill_s"]].sum(axis=1)).to_numpy()
+    decoding = (steps["batch_size"] > 0).to_numpy()
+    assert decoding.any() and not decoding.all()
+    assert host[decoding] == pytest.approx(0.002)
+    # a prefill-only step keeps the profile's host time: the real series holds only decode steps'
+    assert host[~decoding] == pytest.approx(LatencyModel(shipped_profile.latency).prefill_step_overhead_s)
 
 
 def test_a_calibration_the_probe_disagrees_with_is_said():
