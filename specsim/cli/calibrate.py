@@ -119,6 +119,10 @@ def command(gpu: str | None, target: str | None, draft: str | None, out: str | N
     summary = (f"wrote {out_path}: {len(verify.batch_sizes)}×{len(verify.tokens_per_request)}×"
                f"{len(verify.context_tokens)} verify grid, fit error median "
                f"{verify.fit.holdout_rel_error_median:.1%}")
+    walk_spread = profile.latency.grid_walk_spread
+    if walk_spread:  # the measurement's own resolution on this machine, said where it is made
+        summary += ", grid walks " + " / ".join(f"{spread:.0%} apart ({kind})"
+                                                for kind, spread in walk_spread.items())
     if profile.acceptance is not None:
         rates = ", ".join(f"{c} {a.position_acceptance[0]:.2f}" for c, a in profile.acceptance.greedy.items())
         summary += f"; greedy acceptance at position 1: {rates}"

@@ -26,6 +26,9 @@ def test_quick_cpu_calibration_of_random_weights_has_no_acceptance(tmp_path):
     assert profile.latency.verify.batch_sizes == [1, 2, 4, 8]
     assert profile.latency.verify.tokens_per_request == [1, 2, 3, 5, 9]
     assert profile.name == "cpu-tiny-target-tiny-draft"
+    # the quick grid's four walks: the calibration's own resolution, said where it is made
+    assert sorted(profile.latency.grid_walk_spread) == ["decode", "prefill"]
+    assert "apart (decode)" in result.output and "apart (prefill)" in result.output
 
 
 def test_acceptance_from_copies_another_profiles_acceptance(tmp_path, tiny_profile_path):
